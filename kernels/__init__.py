@@ -1,0 +1,1 @@
+"""Triton kernels for the TT lookup (shipped as ``tt_gnn.kernels``)."""

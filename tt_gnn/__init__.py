@@ -1,0 +1,7 @@
+"""tt-gnn: Tensor-Train compressed node embeddings for graph neural networks."""
+
+from tt_gnn.shapes import TTShapes, choose_shapes
+
+__version__ = "0.1.0"
+
+__all__ = ["TTShapes", "choose_shapes", "__version__"]

@@ -1,0 +1,50 @@
+"""The ``tt-gnn`` command line. Each subcommand lives in its own module ``tt_gnn.cli_<name>``
+exposing ``add_arguments(parser)`` and ``run(args) -> int``; modules import lazily so that
+``tt-gnn --help`` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("tt_gnn.cli_demo", "the main job on built-in data (README's first command)"),
+    "train": ("tt_gnn.cli_train", "train GraphSAGE/GAT with TT or full node embeddings"),
+    "reorder": ("tt_gnn.cli_reorder", "relabel a graph so that TT blocks follow partitions"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tt-gnn", description="Tensor-Train node embeddings for graph neural networks."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        subparser = subparsers.add_parser(name, help=help_text, description=help_text)
+        subparser.set_defaults(_module=module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            subparser.set_defaults(_missing=f"subcommand {name!r} is not available: {error}")
+            continue
+        module.add_arguments(subparser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    missing = getattr(args, "_missing", None)
+    if missing:
+        print(f"tt-gnn: {missing}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(args._module)
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
