@@ -1,0 +1,331 @@
+"""The TT row lookup on Triton kernels: forward over shared prefixes, backward into the cores.
+
+Level ``k`` (cores numbered from 0) multiplies the partial product of each prefix
+``(i_0, ..., i_{k-1})`` by the slice ``G_k[i_k]``:
+
+    X_k[t] = X_{k-1}[parent(t)] @ G_k[i_k(t)]      (Q_{k-1}, r_k) @ (r_k, q_k * r_{k+1})
+
+with ``X_0`` the slices of core 0 themselves. The terms of levels ``1 .. d-2`` are the distinct
+prefixes of the batch (each computed once, kept in fp32); the last level has one term per id and
+writes the output rows directly. The backward pass walks the levels in reverse with two gathered
+matmuls per level: ``A^T @ dX`` summed into the core slices, and ``dX @ B^T`` summed into the
+parent prefixes. Prefix terms are sorted, so their parents form contiguous segments that are
+always reduced deterministically; core slices (and the parents of the per-id last level) are
+reduced with fp32 atomics, or with sorted segments when ``deterministic=True``.
+
+This module imports Triton; :func:`tt_gnn.kernels.tt_lookup` imports it lazily.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .gathered_matmul import INTERPRETED, gathered_matmul, segments_of
+
+__all__ = ["LookupPlan", "plan_lookup", "tt_lookup"]
+
+SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+@dataclass
+class LookupPlan:
+    """Index arrays for levels ``1 .. d-1`` of one batch (entry ``k - 1`` is level ``k``).
+
+    Attributes:
+        parent_rows: ``(T_k,)`` row of each term's left operand: a row of core 0 for level 1,
+            otherwise the index of the parent prefix among level ``k - 1``'s terms.
+        digits: ``(T_k,)`` the digit ``i_k`` of each term: its slice of core ``k``.
+        parents_sorted: whether ``parent_rows`` is non-decreasing (true except, in general, for
+            the last level, whose terms are the ids in batch order).
+    """
+
+    parent_rows: list[torch.Tensor]
+    digits: list[torch.Tensor]
+    parents_sorted: list[bool]
+
+    @property
+    def num_terms(self) -> list[int]:
+        return [digits.shape[0] for digits in self.digits]
+
+
+def plan_lookup(ids: torch.Tensor, p_shapes: Sequence[int]) -> LookupPlan:
+    """Distinct prefixes of ``ids`` at every level, and how the levels link.
+
+    Shapes:
+        ids: ``(n,)`` int64 in ``[0, prod(p_shapes))``. Level ``d - 1`` has ``n`` terms; level
+        ``k < d - 1`` has one term per distinct prefix of length ``k + 1``, sorted.
+
+    Example:
+        >>> plan = plan_lookup(torch.tensor([5, 4, 0]), (2, 2, 2))
+        >>> plan.parent_rows, plan.digits
+        ([tensor([0, 1]), tensor([1, 1, 0])], [tensor([0, 0]), tensor([1, 0, 0])])
+    """
+    num_cores = len(p_shapes)
+    parent_rows: list[torch.Tensor] = [ids] * (num_cores - 1)
+    digits: list[torch.Tensor] = [ids] * (num_cores - 1)
+    parents_sorted = [True] * (num_cores - 1)
+    parents_sorted[-1] = False
+    term_keys = ids
+    for k in range(num_cores - 1, 0, -1):
+        base = int(p_shapes[k])
+        digits[k - 1] = term_keys % base
+        parent_keys = torch.div(term_keys, base, rounding_mode="floor")
+        if k == 1:
+            parent_rows[0] = parent_keys
+        elif k == num_cores - 1:
+            term_keys, parent_rows[k - 1] = torch.unique(
+                parent_keys, sorted=True, return_inverse=True
+            )
+        else:
+            term_keys, parent_rows[k - 1] = torch.unique_consecutive(
+                parent_keys, return_inverse=True
+            )
+    return LookupPlan(parent_rows, digits, parents_sorted)
+
+
+def _uninitialized(shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Every buffer the kernels must fully overwrite comes from here (tests poison it)."""
+    return torch.empty(tuple(shape), dtype=dtype, device=device)
+
+
+def _core_as_matrices(core: torch.Tensor) -> torch.Tensor:
+    """``(p, r, q, r')`` -> ``(p, r, q * r')``: slice ``i`` as the right operand of a level."""
+    return core.reshape(core.shape[0], core.shape[1], core.shape[2] * core.shape[3])
+
+
+def _first_core_as_prefixes(core: torch.Tensor) -> torch.Tensor:
+    """``(p, 1, q, r)`` -> ``(p, q, r)``: the slices of core 0 are the level-0 prefixes."""
+    return core.reshape(core.shape[0], core.shape[2], core.shape[3])
+
+
+def _forward(
+    cores: Sequence[torch.Tensor], plan: LookupPlan
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Left operands of levels ``1 .. d-1`` and the output ``(n, Q_{d-2}, q_{d-1})``.
+
+    ``lefts[k - 1]`` has shape ``(rows, Q_{k-1}, r_k)``: core 0's slices for level 1, the fp32
+    partial products of the distinct prefixes of length ``k`` otherwise.
+    """
+    lefts = [_first_core_as_prefixes(cores[0])]
+    last_level = len(cores) - 1
+    for k in range(1, len(cores)):
+        left, right = lefts[-1], _core_as_matrices(cores[k])
+        num_terms = plan.num_terms[k - 1]
+        dtype = cores[0].dtype if k == last_level else torch.float32
+        result = _uninitialized((num_terms, left.shape[1], right.shape[2]), dtype, left.device)
+        gathered_matmul(
+            left,
+            right,
+            result,
+            num_terms=num_terms,
+            x_rows=plan.parent_rows[k - 1],
+            y_rows=plan.digits[k - 1],
+        )
+        if k == last_level:
+            return lefts, result
+        lefts.append(result.reshape(num_terms, -1, cores[k].shape[3]))
+    raise ValueError(f"the TT lookup needs at least 2 cores, got {len(cores)}")
+
+
+def _reduce(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    out: torch.Tensor,
+    *,
+    x_rows: torch.Tensor | None,
+    y_rows: torch.Tensor | None,
+    targets: torch.Tensor,
+    targets_sorted: bool,
+    deterministic: bool,
+) -> None:
+    """``out[targets[t]] += x[x_rows[t]] @ y[y_rows[t]]`` by atomics or sorted segments."""
+    num_terms = targets.shape[0]
+    if targets_sorted or deterministic:
+        order, starts, out_rows = segments_of(targets, already_sorted=targets_sorted)
+        gathered_matmul(
+            x,
+            y,
+            out,
+            num_terms=num_terms,
+            x_rows=x_rows,
+            y_rows=y_rows,
+            reduction="segments",
+            out_rows=out_rows,
+            order=order,
+            starts=starts,
+        )
+    else:
+        gathered_matmul(
+            x,
+            y,
+            out,
+            num_terms=num_terms,
+            x_rows=x_rows,
+            y_rows=y_rows,
+            reduction="atomic",
+            out_rows=targets,
+        )
+
+
+def _backward(
+    cores: Sequence[torch.Tensor],
+    lefts: Sequence[torch.Tensor],
+    plan: LookupPlan,
+    grad_rows: torch.Tensor,
+    needs_grad: Sequence[bool],
+    deterministic: bool,
+) -> list[torch.Tensor | None]:
+    """Core gradients (in the cores' dtype) from ``grad_rows`` ``(n, D)``."""
+    grads: list[torch.Tensor | None] = [None] * len(cores)
+    grad_result = grad_rows.reshape(grad_rows.shape[0], lefts[-1].shape[1], -1)
+    for k in range(len(cores) - 1, 0, -1):
+        left, right = lefts[k - 1], _core_as_matrices(cores[k])
+        parent_rows, digits = plan.parent_rows[k - 1], plan.digits[k - 1]
+        if needs_grad[k]:
+            grad_core = torch.zeros(right.shape, dtype=torch.float32, device=right.device)
+            _reduce(
+                left.transpose(1, 2),
+                grad_result,
+                grad_core,
+                x_rows=parent_rows,
+                y_rows=None,
+                targets=digits,
+                targets_sorted=False,
+                deterministic=deterministic,
+            )
+            grads[k] = grad_core.reshape(cores[k].shape).to(cores[k].dtype)
+        if k == 1 and not needs_grad[0]:
+            break
+        # Segments store every parent prefix (each has a child term); atomics and core 0 add.
+        segmented = plan.parents_sorted[k - 1] or deterministic
+        if k > 1 and segmented:
+            grad_left = _uninitialized(left.shape, torch.float32, left.device)
+        else:
+            grad_left = torch.zeros(left.shape, dtype=torch.float32, device=left.device)
+        _reduce(
+            grad_result,
+            right.transpose(1, 2),
+            grad_left,
+            x_rows=None,
+            y_rows=digits,
+            targets=parent_rows,
+            targets_sorted=plan.parents_sorted[k - 1],
+            deterministic=deterministic,
+        )
+        if k == 1:
+            grads[0] = grad_left.reshape(cores[0].shape).to(cores[0].dtype)
+        else:
+            grad_result = grad_left.reshape(left.shape[0], lefts[k - 2].shape[1], -1)
+    return grads
+
+
+class _TritonTTLookup(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, ids, p_shapes, deterministic, *cores):
+        plan = plan_lookup(ids, p_shapes)
+        lefts, result = _forward(cores, plan)
+        ctx.plan = plan
+        ctx.deterministic = deterministic
+        ctx.num_cores = len(cores)
+        ctx.save_for_backward(*cores, *lefts[1:])
+        return result.reshape(ids.shape[0], -1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_rows):
+        saved = ctx.saved_tensors
+        cores = saved[: ctx.num_cores]
+        lefts = [_first_core_as_prefixes(cores[0]), *saved[ctx.num_cores :]]
+        grads = _backward(
+            cores,
+            lefts,
+            ctx.plan,
+            grad_rows,
+            ctx.needs_input_grad[3:],
+            ctx.deterministic,
+        )
+        return (None, None, None, *grads)
+
+
+def _check_inputs(
+    cores: Sequence[torch.Tensor],
+    ids: torch.Tensor,
+    p_shapes: Sequence[int],
+    q_shapes: Sequence[int],
+) -> None:
+    num_cores = len(cores)
+    if num_cores < 2 or len(p_shapes) != num_cores or len(q_shapes) != num_cores:
+        raise ValueError(
+            f"expected d >= 2 cores with one p and one q factor each, got {num_cores} cores, "
+            f"p_shapes={tuple(p_shapes)}, q_shapes={tuple(q_shapes)}"
+        )
+    rank_in = 1
+    for k, core in enumerate(cores):
+        rank_out = 1 if k == num_cores - 1 else core.shape[-1]
+        expected = (int(p_shapes[k]), rank_in, int(q_shapes[k]), rank_out)
+        if core.dim() != 4 or tuple(core.shape) != expected:
+            raise ValueError(
+                f"core {k} has shape {tuple(core.shape)}, expected (p_k, r_(k-1), q_k, r_k) = "
+                f"{expected}"
+            )
+        rank_in = rank_out
+    dtype = cores[0].dtype
+    if dtype == torch.float64:
+        raise TypeError(
+            "the Triton TT lookup supports float32, bfloat16 and float16 cores, got float64; "
+            "use the torch path (tt_gnn.ops.tt_lookup, TTEmbedding(backend='torch')) for float64"
+        )
+    if dtype not in SUPPORTED_DTYPES or any(core.dtype != dtype for core in cores):
+        raise TypeError(
+            f"cores must share one dtype among {SUPPORTED_DTYPES}, got "
+            f"{[core.dtype for core in cores]}"
+        )
+    if ids.dim() != 1 or ids.dtype != torch.int64:
+        raise ValueError(f"ids must be flat int64, got shape {tuple(ids.shape)}, {ids.dtype}")
+    devices = {core.device for core in cores} | {ids.device}
+    if len(devices) != 1:
+        raise ValueError(f"cores and ids must be on one device, got {sorted(map(str, devices))}")
+    device = ids.device
+    if device.type != "cuda" and not INTERPRETED:
+        raise RuntimeError(
+            f"the Triton TT lookup runs on CUDA tensors, got {device}; to run it on the CPU, "
+            "set TRITON_INTERPRET=1 before tt_gnn.kernels first runs a kernel"
+        )
+
+
+def tt_lookup(
+    cores: Sequence[torch.Tensor],
+    ids: torch.Tensor,
+    p_shapes: Sequence[int],
+    q_shapes: Sequence[int],
+    *,
+    deterministic: bool = False,
+) -> torch.Tensor:
+    """Rows ``ids`` of the TT table on Triton kernels; differentiable w.r.t. the cores.
+
+    Args:
+        cores: ``d >= 2`` tensors, core ``k`` of shape ``(p_k, r_{k-1}, q_k, r_k)``, one dtype
+            among float32, bfloat16, float16 (accumulation is always fp32).
+        ids: ``(n,)`` int64 in ``[0, prod(p_shapes))`` (validated by the caller).
+        p_shapes, q_shapes: the factorization.
+        deterministic: reduce the core gradients by sorted segments (bitwise reproducible)
+            instead of fp32 atomics. Default False.
+
+    Returns:
+        ``(n, prod(q_shapes))`` in the cores' dtype.
+
+    Example:
+        >>> cores = [torch.randn(4, 1, 2, 3, device="cuda"), torch.randn(5, 3, 2, 1, device="cuda")]
+        >>> rows = tt_lookup(cores, torch.tensor([0, 7, 19], device="cuda"), (4, 5), (2, 2))
+        >>> rows.shape
+        torch.Size([3, 4])
+    """
+    _check_inputs(cores, ids, p_shapes, q_shapes)
+    if ids.shape[0] == 0:
+        return cores[0].new_zeros(0, math.prod(int(q) for q in q_shapes))
+    p_shapes = tuple(int(p) for p in p_shapes)
+    return _TritonTTLookup.apply(ids, p_shapes, bool(deterministic), *cores)
