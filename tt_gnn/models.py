@@ -18,7 +18,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -32,6 +34,7 @@ __all__ = [
     "GAT",
     "build_model",
     "shard_bounds",
+    "iterate_quietly",
     "MODEL_NAMES",
 ]
 
@@ -186,7 +189,11 @@ class NodeClassifier(nn.Module):
                     graph, local_targets, sampler, batch_size=chunk_size, shuffle=False
                 )
                 for input_ids, _, blocks in tqdm(
-                    loader, desc=f"inference layer {index + 1}", disable=not progress, leave=False
+                    iterate_quietly(loader),
+                    total=len(loader),
+                    desc=f"inference layer {index + 1}",
+                    disable=not progress,
+                    leave=False,
                 ):
                     block = blocks[0].to(device)
                     if previous is None:
@@ -202,6 +209,14 @@ class NodeClassifier(nn.Module):
             self.train(was_training)
         assert previous is not None
         return previous
+
+
+def iterate_quietly(loader: Iterable[Any]) -> Iterator[Any]:
+    """Iterate a DGL DataLoader without its CPU-affinity advice warning (one per epoch)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Dataloader CPU affinity opt")
+        iterator = iter(loader)
+    yield from iterator
 
 
 def shard_bounds(total: int, rank: int, world_size: int) -> tuple[int, int]:
