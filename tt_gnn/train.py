@@ -83,7 +83,7 @@ _RESUME_KEYS = (
     "dataset", "data_root", "split", "split_seed", "use_features", "model", "embedding",
     "embedding_dim", "rank", "num_cores", "p_shapes", "q_shapes", "init", "reorder", "seed",
     "batch_size", "fanouts", "lr", "weight_decay", "hidden", "heads", "dropout", "shuffle",
-    "synthetic_options",
+    "dataset_options",
 )  # fmt: skip
 
 
@@ -118,7 +118,8 @@ class TrainConfig:
         output_json: write the final metrics there (None: don't).
         progress: tqdm bars (None: when stderr is a terminal); verbose: print per-epoch lines.
         device: ``"cpu"`` or ``"cuda:<i>"`` for a single process.
-        synthetic_options: extra options for the synthetic dataset (``num_nodes``, ...).
+        dataset_options: extra ``load_dataset`` options (synthetic ``num_nodes``, CSV
+            ``labels``, ...).
     """
 
     dataset: str = "synthetic"
@@ -154,7 +155,7 @@ class TrainConfig:
     progress: bool | None = None
     verbose: bool = True
     device: str = "cpu"
-    synthetic_options: dict[str, Any] = field(default_factory=dict)
+    dataset_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fanouts = tuple(int(f) for f in self.fanouts)
@@ -357,7 +358,7 @@ def prepare_data(
             split=config.split,
             split_seed=config.split_seed,
             use_features=config.use_features,
-            **config.synthetic_options,
+            **config.dataset_options,
         )
     started = time.perf_counter()
     if permutation is None and parse_reorder(config.reorder)[0] != "none":
