@@ -1,0 +1,129 @@
+"""Wall time and peak memory of tt-metis vs one flat METIS call on an ogbn-products-sized graph.
+
+Generates ``planted_partition_graph(N, communities, average_degree, seed)`` once, stores its
+edges in a temporary ``.npy`` pair, then runs each method in a fresh Python process (so that
+peak RSS, from ``resource.getrusage``, belongs to that method alone). Each worker loads the
+edges, calls ``reorder_graph((src, dst), p_shapes, ...)`` and reports wall time, time inside
+METIS, peak RSS and the leaf-block edge cut. ``p_shapes`` is what ``TTEmbedding`` chooses for
+``--num-cores`` cores; the flat baseline is one METIS call into ``p_1 * ... * p_{d-1}`` parts
+(as many parts as leaf blocks).
+
+Usage:
+    .venv/bin/python experiments/reorder_scale.py            # 2,449,029 nodes, ~62M edges
+    .venv/bin/python experiments/reorder_scale.py --num-nodes 200000 --communities 1600
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tt_gnn.reorder import reorder_graph
+from tt_gnn.shapes import choose_shapes
+from tt_gnn.synthetic import planted_partition_graph
+
+
+def run_worker(edge_dir: Path, num_nodes: int, method: str, num_cores: int, seed: int) -> dict:
+    """Load the edges and reorder; return measurements (runs inside a fresh process)."""
+    src = np.load(edge_dir / "src.npy")
+    dst = np.load(edge_dir / "dst.npy")
+    loaded_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    p_shapes = choose_shapes(num_nodes, 1, num_cores=num_cores).p_shapes
+    num_parts = math.prod(p_shapes[:-1]) if method == "metis" else None
+    started = time.perf_counter()
+    _, report = reorder_graph(
+        (src, dst), p_shapes, num_nodes=num_nodes, method=method, num_parts=num_parts, seed=seed
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "method": method,
+        "p_shapes": list(p_shapes),
+        "num_parts": num_parts,
+        "seconds": seconds,
+        "metis_seconds": report.metis_seconds,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "rss_after_loading_edges_gb": loaded_rss_gb,
+        "leaf_cut": report.leaf_edge_cut,
+        "leaf_cut_fraction": report.levels[-1].cut_fraction,
+        "partition_cut": None if report.partition is None else report.partition.edge_cut,
+        "num_edges": report.num_edges,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num-nodes", type=int, default=2_449_029)
+    parser.add_argument("--communities", type=int, default=20_000)
+    parser.add_argument("--average-degree", type=float, default=51.0)
+    parser.add_argument("--num-cores", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", default="tt-metis,metis")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--edge-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        result = run_worker(args.edge_dir, args.num_nodes, args.worker, args.num_cores, args.seed)
+        print(json.dumps(result))
+        return 0
+
+    started = time.perf_counter()
+    graph = planted_partition_graph(
+        args.num_nodes, args.communities, average_degree=args.average_degree, seed=args.seed
+    )
+    print(
+        f"graph: N={graph.num_nodes:,}, undirected edges={graph.num_edges:,}, "
+        f"communities={args.communities:,}, generated in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    rows = []
+    with tempfile.TemporaryDirectory() as directory:
+        edge_dir = Path(directory)
+        np.save(edge_dir / "src.npy", graph.src)
+        np.save(edge_dir / "dst.npy", graph.dst)
+        del graph
+        for method in args.methods.split(","):
+            command = [
+                sys.executable,
+                __file__,
+                "--worker",
+                method,
+                "--edge-dir",
+                str(edge_dir),
+                "--num-nodes",
+                str(args.num_nodes),
+                "--num-cores",
+                str(args.num_cores),
+                "--seed",
+                str(args.seed),
+            ]
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            rows.append(json.loads(output.strip().splitlines()[-1]))
+            print(json.dumps(rows[-1]), flush=True)
+    print()
+    print(
+        "| method | p_shapes | parts | wall s | METIS s | peak RSS GB | leaf cut | "
+        "leaf cut fraction | METIS parts cut |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        parts = row["num_parts"] or f"{math.prod(row['p_shapes'][:-1]):,} leaves"
+        partition_cut = "" if row["partition_cut"] is None else f"{row['partition_cut']:,}"
+        print(
+            f"| {row['method']} | {tuple(row['p_shapes'])} | {parts} | {row['seconds']:.1f} | "
+            f"{row['metis_seconds']:.1f} | {row['peak_rss_gb']:.2f} | {row['leaf_cut']:,} | "
+            f"{row['leaf_cut_fraction']:.4f} | {partition_cut} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
