@@ -686,7 +686,7 @@ def _labels_tensor(values: Any, source: str) -> tuple[torch.Tensor, bool, int]:
         if bad.size:
             row, column = (int(v) for v in bad[0])
             raise ValueError(
-                f"{source}: multi-label labels must be 0/1, got {values[row, column]!r} at "
+                f"{source}: multi-label labels must be 0/1, got {values[row, column].item()!r} at "
                 f"[{row}, {column}]"
             )
         return torch.from_numpy(values.astype(np.float32)), True, int(values.shape[1])
