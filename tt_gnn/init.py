@@ -1,5 +1,15 @@
 """Initializers for TT cores, selectable by name through ``TTEmbedding(init=...)``.
 
+Registered names:
+
+- ``"gaussian"`` (default): i.i.d. Gaussian cores, table entries of standard deviation ``std``
+  (:func:`gaussian_cores`).
+- ``"ortho"``: random orthogonal cores whose table has orthogonal columns,
+  ``W^T W = gain^2 * prod(p) * I`` (:func:`orthogonal_cores`).
+- ``"spectral"``: bottom eigenvectors of the normalized Laplacian of ``graph``, decomposed by
+  TT-SVD (:func:`spectral_cores`).
+- ``"dense"``: a given ``N x D`` table ``weight``, decomposed by TT-SVD (:func:`dense_cores`).
+
 Every initializer is a function ``(context: InitContext) -> list[Tensor]`` returning the cores,
 core ``k`` of shape ``(p_k, r_{k-1}, q_k, r_k)``, registered under a name with
 :func:`register_initializer`. :func:`initialize_cores` resolves a name (or a callable) and
@@ -15,13 +25,17 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
+from tt_gnn.decomposition import TTSVDResult, tt_svd
 from tt_gnn.shapes import TTShapes
 
 __all__ = [
@@ -31,8 +45,13 @@ __all__ = [
     "available_initializers",
     "initialize_cores",
     "gaussian_cores",
+    "orthogonal_cores",
+    "spectral_cores",
+    "dense_cores",
     "core_shapes",
 ]
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass
@@ -141,7 +160,7 @@ def initialize_cores(
     cores = function(context)
     expected = core_shapes(shapes, tt_ranks)
     if len(cores) != len(expected) or any(
-        tuple(core.shape) != shape for core, shape in zip(cores, expected)
+        tuple(core.shape) != shape for core, shape in zip(cores, expected, strict=True)
     ):
         raise ValueError(
             f"initializer {init!r} returned cores of shapes "
@@ -173,3 +192,283 @@ def gaussian_cores(context: InitContext, std: float = 1.0) -> list[torch.Tensor]
 @register_initializer("gaussian")
 def _gaussian(context: InitContext) -> list[torch.Tensor]:
     return gaussian_cores(context, **context.options)
+
+
+def _orthonormal(rows: int, columns: int, generator: torch.Generator) -> torch.Tensor:
+    """Haar-random ``rows x columns`` float64 matrix with orthonormal columns (rows if wide)."""
+    tall = rows >= columns
+    gaussian = torch.randn(
+        (rows, columns) if tall else (columns, rows), generator=generator, dtype=torch.float64
+    )
+    q, r = torch.linalg.qr(gaussian)
+    q = q * torch.sign(torch.diagonal(r)).where(torch.diagonal(r) != 0, 1.0)
+    return q if tall else q.T
+
+
+def _orthogonality_center(p: Sequence[int], q: Sequence[int], ranks: Sequence[int]) -> int:
+    """Core index ``c`` for which the most cores can have orthonormal unfoldings."""
+
+    def satisfied(center: int) -> int:
+        count = 0
+        for k in range(len(p)):
+            left, right = ranks[k], ranks[k + 1]
+            if k < center:
+                count += left * p[k] >= q[k] * right
+            elif k > center:
+                count += p[k] * right >= left * q[k]
+            else:
+                count += left * p[k] * right >= q[k]
+        return count
+
+    return max(range(len(p)), key=lambda center: (satisfied(center), -center))
+
+
+def orthogonal_cores(context: InitContext, gain: float = 1.0) -> list[torch.Tensor]:
+    """Random cores whose full table has orthogonal columns: ``W^T W = gain^2 * prod(p) * I``.
+
+    Construction (no large QR: the biggest factorized matrix is one core's unfolding). Pick a
+    center core ``c``. Core ``k < c`` is drawn so that its ``(r_{k-1} p_k) x (q_k r_k)``
+    unfolding (rows ``(a, i)``, columns ``(j, b)``) has orthonormal columns; core ``k > c`` so
+    that its ``(p_k r_k) x (r_{k-1} q_k)`` unfolding does; core ``c`` so that its
+    ``(r_{c-1} p_c r_c) x q_c`` unfolding does. Contracting ``W^T W`` from both ends then
+    collapses every core to an identity, so the table over all ``prod(p)`` rows (padding
+    included) has orthonormal columns; core ``k`` is then scaled by ``gain^(1/d) sqrt(p_k)``,
+    giving entries of root-mean-square ``gain`` like ``N(0, gain^2)`` rows.
+
+    Exactness needs ``r_{k-1} p_k >= q_k r_k`` left of ``c``, ``p_k r_k >= r_{k-1} q_k`` right of
+    it and ``r_{c-1} p_c r_c >= q_c`` at it; ``c`` is chosen to satisfy as many as possible
+    (typical shapes, e.g. p=(125,140,140), q=(4,4,8), r=16, satisfy all). A core that cannot
+    is drawn with orthonormal rows scaled by ``sqrt(columns / rows)``: its unfolding then has
+    ``E[M^T M] = I``, so ``W^T W`` equals the target in expectation but not exactly (the
+    closest the shapes allow). Over the ``N < prod(p)`` addressed rows alone, ``W^T W`` is
+    ``gain^2 N I`` only approximately (the padding rows are left out).
+
+    Example:
+        >>> from tt_gnn.shapes import choose_shapes
+        >>> shapes = choose_shapes(1000, 8, p_shapes=(10, 10, 10), q_shapes=(2, 2, 2))
+        >>> cores = initialize_cores("ortho", shapes, (1, 4, 4, 1), seed=0)
+        >>> [tuple(c.shape) for c in cores]
+        [(10, 1, 2, 4), (10, 4, 2, 4), (10, 4, 2, 1)]
+    """
+    if not gain > 0:
+        raise ValueError(f"gain must be > 0, got {gain}")
+    p, q = context.shapes.p_shapes, context.shapes.q_shapes
+    ranks = context.tt_ranks
+    num_cores = len(p)
+    center = _orthogonality_center(p, q, ranks)
+    cores = []
+    for k in range(num_cores):
+        left, right = ranks[k], ranks[k + 1]
+        if k < center:  # rows (a, i), columns (j, b)
+            rows, columns = left * p[k], q[k] * right
+            unfolding = _orthonormal(rows, columns, context.generator)
+            core = unfolding.reshape(left, p[k], q[k], right).permute(1, 0, 2, 3)
+        elif k > center:  # rows (i, b), columns (a, j)
+            rows, columns = p[k] * right, left * q[k]
+            unfolding = _orthonormal(rows, columns, context.generator)
+            core = unfolding.reshape(p[k], right, left, q[k]).permute(0, 2, 3, 1)
+        else:  # rows (a, i, b), columns (j)
+            rows, columns = left * p[k] * right, q[k]
+            unfolding = _orthonormal(rows, columns, context.generator)
+            core = unfolding.reshape(left, p[k], right, q[k]).permute(1, 0, 3, 2)
+        scale = gain ** (1.0 / num_cores) * math.sqrt(p[k])
+        if rows < columns:
+            scale *= math.sqrt(columns / rows)
+        cores.append(core.contiguous() * scale)
+    return cores
+
+
+@register_initializer("ortho")
+def _ortho(context: InitContext) -> list[torch.Tensor]:
+    return orthogonal_cores(context, **context.options)
+
+
+def _decompose(
+    context: InitContext,
+    weight: torch.Tensor | np.ndarray,
+    max_memory_bytes: int | None,
+) -> TTSVDResult:
+    shapes = context.shapes
+    return tt_svd(
+        weight,
+        shapes.p_shapes,
+        shapes.q_shapes,
+        ranks=context.tt_ranks[1:-1],
+        dtype=torch.float64,
+        max_memory_bytes=max_memory_bytes,
+    )
+
+
+def dense_cores(
+    context: InitContext,
+    weight: torch.Tensor | np.ndarray,
+    *,
+    max_memory_bytes: int | None = None,
+    report: dict[str, Any] | None = None,
+) -> list[torch.Tensor]:
+    """Cores of the TT-SVD (:func:`tt_gnn.decomposition.tt_svd`) of a given ``N x D`` table.
+
+    Args:
+        weight: ``(num_embeddings, embedding_dim)`` tensor or array (``np.memmap`` works).
+        max_memory_bytes: budget for the TT-SVD (default ``MemAvailable``).
+        report: a dict to fill with ``relative_error``, ``error_bound`` and ``seconds``.
+
+    Example:
+        >>> import torch
+        >>> from tt_gnn.shapes import choose_shapes
+        >>> table = torch.randn(1000, 8, dtype=torch.float64)
+        >>> shapes = choose_shapes(1000, 8, p_shapes=(10, 10, 10), q_shapes=(2, 2, 2))
+        >>> cores = initialize_cores("dense", shapes, (1, 20, 20, 1), weight=table)
+        >>> len(cores)
+        3
+    """
+    shapes = context.shapes
+    expected = (shapes.num_embeddings, shapes.embedding_dim)
+    if not isinstance(weight, (torch.Tensor, np.ndarray)):
+        raise TypeError(f"weight must be a tensor or numpy array, got {type(weight).__name__}")
+    if tuple(weight.shape) != expected:
+        raise ValueError(
+            f"weight has shape {tuple(weight.shape)}, expected (num_embeddings, embedding_dim)="
+            f"{expected}"
+        )
+    started = time.perf_counter()
+    result = _decompose(context, weight, max_memory_bytes)
+    _LOGGER.info(
+        "dense init: TT-SVD relative error %.4g (bound %.4g)",
+        result.relative_error,
+        result.error_bound,
+    )
+    if report is not None:
+        report.update(
+            relative_error=result.relative_error,
+            error_bound=result.error_bound,
+            seconds=time.perf_counter() - started,
+        )
+    return result.cores
+
+
+@register_initializer("dense")
+def _dense(context: InitContext) -> list[torch.Tensor]:
+    if "weight" not in context.options:
+        raise ValueError('init="dense" needs the option weight=<(num_embeddings, dim) tensor>')
+    return dense_cores(context, **context.options)
+
+
+def spectral_cores(
+    context: InitContext,
+    *,
+    std: float = 1.0,
+    tol: float = 1e-3,
+    max_iterations: int = 60,
+    filter_degree: int = 8,
+    solver_dtype: torch.dtype = torch.float32,
+    max_memory_bytes: int | None = None,
+    report: dict[str, Any] | None = None,
+) -> list[torch.Tensor]:
+    """Cores approximating the graph's spectral embedding, by TT-SVD.
+
+    Takes ``context.graph`` (already reordered: row ``i`` is node ``i``; a DGLGraph, square
+    scipy.sparse matrix or ``(src, dst)`` pair) and computes the ``embedding_dim`` non-trivial
+    eigenvectors of smallest eigenvalue of the symmetric normalized Laplacian with
+    :func:`tt_gnn.spectral.laplacian_eigenvectors` (one trivial vector per connected component
+    skipped; isolated nodes get zero rows; seeded by the context's generator). Columns are in
+    ascending eigenvalue order and scaled by ``std * sqrt(N)``, so ``W^T W = std^2 N I`` and
+    entries have root-mean-square ``std``. The ``N x D`` result goes through the
+    memory-bounded TT-SVD with the context's ranks.
+
+    Args:
+        std: root-mean-square of the table entries (default 1.0, like ``N(0, 1)`` rows).
+        tol, max_iterations, filter_degree: eigen-solver stopping rule and filter (see
+            :func:`tt_gnn.spectral.laplacian_eigenvectors`); an unconverged solve is logged
+            and reported, not an error: the subspace is still a useful start.
+        solver_dtype: float32 (default) or float64 for the eigen-solve.
+        max_memory_bytes: budget for the solve and the TT-SVD (default ``MemAvailable``).
+        report: a dict to fill with ``eigenvalues``, ``residual_norms``, ``converged``,
+            ``iterations``, ``solve_seconds``, ``tt_svd_seconds``, ``relative_error`` and
+            ``error_bound`` (the TT approximation of the scaled eigenvectors).
+
+    Raises:
+        ValueError: no graph, a graph whose node count is not ``num_embeddings``, or more
+            columns than non-trivial eigenvectors (``embedding_dim > N - components``).
+
+    Example:
+        >>> from tt_gnn.shapes import choose_shapes
+        >>> from tt_gnn.synthetic import planted_partition_graph
+        >>> g = planted_partition_graph(1000, 10, average_degree=20, seed=0)
+        >>> shapes = choose_shapes(1000, 8, p_shapes=(10, 10, 10), q_shapes=(2, 2, 2))
+        >>> info = {}
+        >>> cores = initialize_cores("spectral", shapes, (1, 8, 8, 1), graph=(g.src, g.dst),
+        ...                          seed=0, report=info)
+        >>> info["relative_error"] < 1
+        True
+    """
+    from tt_gnn.spectral import laplacian_eigenvectors
+
+    if context.graph is None:
+        raise ValueError(
+            'init="spectral" needs a graph (graph=DGLGraph, scipy.sparse or (src, dst))'
+        )
+    if not std > 0:
+        raise ValueError(f"std must be > 0, got {std}")
+    shapes = context.shapes
+    num_nodes = shapes.num_embeddings
+    graph = context.graph
+    if hasattr(graph, "shape") or hasattr(graph, "num_nodes"):
+        graph_nodes = int(graph.shape[0]) if hasattr(graph, "shape") else int(graph.num_nodes())
+        if graph_nodes != num_nodes:
+            raise ValueError(
+                f"the graph has {graph_nodes} nodes, but num_embeddings={num_nodes} (one "
+                "embedding row per node)"
+            )
+    try:
+        solved = laplacian_eigenvectors(
+            graph,
+            shapes.embedding_dim,
+            num_nodes=num_nodes,
+            tol=tol,
+            max_iterations=max_iterations,
+            filter_degree=filter_degree,
+            dtype=solver_dtype,
+            generator=context.generator,
+            max_memory_bytes=max_memory_bytes,
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"spectral init with embedding_dim={shapes.embedding_dim}: {error}"
+        ) from error
+    if not solved.converged:
+        _LOGGER.warning(
+            "spectral init: eigen-solve stopped after %d iterations with residual %.3g > tol %.3g",
+            solved.iterations,
+            float(solved.residual_norms.max()),
+            tol,
+        )
+    table = solved.eigenvectors.mul_(std * math.sqrt(num_nodes))
+    started = time.perf_counter()
+    result = _decompose(context, table, max_memory_bytes)
+    tt_svd_seconds = time.perf_counter() - started
+    _LOGGER.info(
+        "spectral init: solve %.1f s (%d iterations), TT-SVD %.1f s, relative error %.4g",
+        solved.seconds,
+        solved.iterations,
+        tt_svd_seconds,
+        result.relative_error,
+    )
+    if report is not None:
+        report.update(
+            eigenvalues=solved.eigenvalues,
+            residual_norms=solved.residual_norms,
+            converged=solved.converged,
+            iterations=solved.iterations,
+            num_components=solved.num_components,
+            solve_seconds=solved.seconds,
+            tt_svd_seconds=tt_svd_seconds,
+            relative_error=result.relative_error,
+            error_bound=result.error_bound,
+        )
+    return result.cores
+
+
+@register_initializer("spectral")
+def _spectral(context: InitContext) -> list[torch.Tensor]:
+    return spectral_cores(context, **context.options)
