@@ -41,6 +41,16 @@ _MAX_BLOCK_K = 32
 
 
 @triton.jit
+def _round_to_bfloat16(values):
+    """fp32 -> bf16, round to nearest even, NaN kept. Written out because Triton 3.9's CPU
+    interpreter truncates in ``.to(tl.bfloat16)``; the same code then runs on both."""
+    bits = values.to(tl.uint32, bitcast=True)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    rounded = tl.where(values != values, 0x7FC0, rounded)
+    return rounded.to(tl.uint16).to(tl.bfloat16, bitcast=True)
+
+
+@triton.jit
 def _gathered_matmul_kernel(
     x_ptr,
     y_ptr,
@@ -126,6 +136,8 @@ def _gathered_matmul_kernel(
     mask = mask_m[:, None] & mask_n[None, :]
     if REDUCTION == 1:
         tl.atomic_add(out_ptr + out_offsets, acc, mask=mask)
+    elif out_ptr.dtype.element_ty == tl.bfloat16:
+        tl.store(out_ptr + out_offsets, _round_to_bfloat16(acc), mask=mask)
     else:
         tl.store(out_ptr + out_offsets, acc.to(out_ptr.dtype.element_ty), mask=mask)
 
