@@ -410,3 +410,23 @@ def test_bfloat16_output_rounds_to_nearest_even_like_torch() -> None:
     is_nan = expected.isnan()
     assert torch.equal(out.isnan(), is_nan)
     assert torch.equal(out[~is_nan].view(torch.int16), expected[~is_nan].view(torch.int16))
+
+
+def test_cost_model_counts() -> None:
+    from tt_gnn.kernels.cost import level_flops_per_term, lookup_cost, terms_per_level
+
+    # ANCHORS: d = 3 costs 2 * (q1 r1 q2 r2 + q1 q2 r2 q3) flops per row without sharing.
+    q, r = (4, 4, 8), 16
+    per_row = 2 * (q[0] * r * q[1] * r + q[0] * q[1] * r * q[2])
+    assert sum(level_flops_per_term(q, (1, r, r, 1))) == per_row == 12288
+    ids = make_ids("clustered", 120, 20, 40, seed=19).cpu()
+    p_shapes = (2, 3, 4, 5)
+    distinct = [len(set((ids // math.prod(p_shapes[k + 1 :])).tolist())) for k in (1, 2)]
+    assert terms_per_level(ids, p_shapes) == [*distinct, 40]
+    cost = lookup_cost(
+        (2, 2, 2), (1, 3, 3, 1), terms_per_level=(5, 10), dtype_bytes=2, core_elements=(12, 54, 18)
+    )
+    assert cost.forward_flops == 5 * 2 * 2 * 3 * 2 * 3 + 10 * 2 * 4 * 3 * 2
+    assert cost.backward_flops == 2 * cost.forward_flops
+    assert cost.forward_bytes == 10 * (8 + 8 * 2) + 84 * 2
+    assert cost.backward_bytes == cost.forward_bytes + 84 * 4
