@@ -76,6 +76,20 @@ def time_call(function: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
+def time_method(module: nn.Module, optimizer: torch.optim.Optimizer, ids: torch.Tensor,
+                projection: torch.Tensor) -> tuple[float, float]:
+    """Seconds for a forward pass and for a training step on ``ids``."""
+    with torch.no_grad():
+        forward = time_call(lambda: module(ids))
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        (module(ids) @ projection).sum().backward()
+        optimizer.step()
+
+    return forward, time_call(step)
+
+
 def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
     torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(args.seed)
@@ -89,15 +103,7 @@ def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
         step_times: dict[str, list[float]] = {name: [] for name in methods}
         for repeat, ids in enumerate(batches):
             for name, (module, optimizer) in methods.items():
-                with torch.no_grad():
-                    forward = time_call(lambda: module(ids))
-
-                def step() -> None:
-                    optimizer.zero_grad(set_to_none=True)
-                    (module(ids) @ projection).sum().backward()
-                    optimizer.step()
-
-                train = time_call(step)
+                forward, train = time_method(module, optimizer, ids, projection)
                 if repeat > 0:  # the first batch warms up allocators and caches
                     forward_times[name].append(forward)
                     step_times[name].append(train)

@@ -3,6 +3,7 @@
 - ``--runslow`` runs tests marked ``@pytest.mark.slow`` (CI passes it).
 - Without a CUDA device, Triton kernels run through Triton's CPU interpreter
   (``TRITON_INTERPRET=1``), set here before any test module imports Triton.
+- Torch runs one intra-op thread in tests.
 - ``shared_data`` is ``../shared/data`` beside the project root; tests using it skip with a
   reason when it is absent.
 """
@@ -17,6 +18,10 @@ import torch
 
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+
+# Tests use small tensors: one intra-op thread avoids OpenMP spin-waiting, which costs orders of
+# magnitude when the cores are shared (e.g. with the DDP tests' worker processes).
+torch.set_num_threads(1)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"

@@ -203,7 +203,9 @@ def choose_shapes(
         else tuple(p_shapes)
     )
     q = factor_embedding_dim(embedding_dim, num_cores) if q_shapes is None else tuple(q_shapes)
-    shapes = TTShapes(num_embeddings, embedding_dim, tuple(int(x) for x in p), tuple(int(x) for x in q))
+    shapes = TTShapes(
+        num_embeddings, embedding_dim, tuple(int(x) for x in p), tuple(int(x) for x in q)
+    )
     check_shapes(shapes)
     return shapes
 

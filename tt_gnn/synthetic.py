@@ -68,7 +68,9 @@ def planted_partition_graph(
     if num_nodes < 1:
         raise ValueError(f"num_nodes must be >= 1, got {num_nodes}")
     if not 1 <= num_communities <= num_nodes:
-        raise ValueError(f"num_communities must be in [1, num_nodes={num_nodes}], got {num_communities}")
+        raise ValueError(
+            f"num_communities must be in [1, num_nodes={num_nodes}], got {num_communities}"
+        )
     if average_degree < 0:
         raise ValueError(f"average_degree must be >= 0, got {average_degree}")
     for name, value in (("mixing", mixing), ("label_noise", label_noise)):
