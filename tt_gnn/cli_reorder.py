@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tt_gnn.reorder import METHODS, reorder_graph
+from tt_gnn.reorder import METHODS, ReorderReport, reorder_graph
 
 __all__ = ["add_arguments", "run", "read_graph", "write_permutation"]
 
@@ -99,7 +99,7 @@ def read_graph(
     raise ValueError(f"input {path} must be a .npz (shared-data format) or a .csv edge list")
 
 
-def write_permutation(path: Path, report) -> None:
+def write_permutation(path: Path, report: ReorderReport) -> None:
     """Write ``report``'s permutation to ``.npy`` or (with the inverse and shapes) ``.npz``."""
     if path.suffix not in (".npy", ".npz"):
         raise ValueError(f"output {path} must end in .npy or .npz")

@@ -234,7 +234,14 @@ def _homophily(
     return edge, leaf_pairs, chance
 
 
-def _relabeled_graph(graph: GraphLike, src: np.ndarray, dst: np.ndarray, permutation, inverse):
+def _relabeled_graph(
+    graph: GraphLike,
+    src: np.ndarray,
+    dst: np.ndarray,
+    permutation: np.ndarray,
+    inverse: np.ndarray,
+) -> Any:
+    """``graph`` with node ``old`` renamed ``inverse[old]``, in the input's own type."""
     if is_dgl_graph(graph):
         from tt_gnn._dgl import dgl
 
