@@ -430,3 +430,22 @@ def test_cost_model_counts() -> None:
     assert cost.backward_flops == 2 * cost.forward_flops
     assert cost.forward_bytes == 10 * (8 + 8 * 2) + 84 * 2
     assert cost.backward_bytes == cost.forward_bytes + 84 * 4
+
+
+@pytest.mark.slow
+def test_bench_gpu_dry_run_runs_end_to_end(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "experiments" / "bench_gpu.py"
+    spec = importlib.util.spec_from_file_location("bench_gpu", script)
+    bench_gpu = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_gpu", bench_gpu)  # dataclasses look it up there
+    spec.loader.exec_module(bench_gpu)
+    arguments = ["--dry-run", "--shapes", "tiny-d2", "--patterns", "clustered", "--ranks", "3"]
+    assert bench_gpu.main([*arguments, "--batch-size", "8"]) == 0
+    table = capsys.readouterr().out
+    for method in ("TT triton", "TT triton deterministic", "TT torch path", "nn.Embedding sparse"):
+        assert f"| {method} | step |" in table
