@@ -94,3 +94,21 @@ def test_prefix_levels_structure():
 def test_empty_ids():
     cores = random_cores((4, 5), (2, 2), (3,))
     assert ops.tt_lookup(cores, torch.empty(0, dtype=torch.long), (4, 5), (2, 2)).shape == (0, 4)
+
+
+@pytest.mark.parametrize("dense_fraction", [0.0, float("inf")])
+@pytest.mark.parametrize("p_shapes, q_shapes, ranks", CASES)
+def test_dense_block_and_row_paths_match_reference(monkeypatch, dense_fraction, p_shapes,
+                                                   q_shapes, ranks):
+    monkeypatch.setattr(ops, "_DENSE_FRACTION", dense_fraction)  # 0: always dense; inf: never
+    generator = torch.Generator().manual_seed(8)
+    cores = random_cores(p_shapes, q_shapes, ranks, generator=generator, requires_grad=True)
+    ids = random_ids(math.prod(p_shapes), 100, generator)
+    weights = torch.randn(100, math.prod(q_shapes), dtype=torch.float64, generator=generator)
+    rows = ops.tt_lookup(cores, ids, p_shapes, q_shapes)
+    dense = dense_from_cores(cores)[ids]
+    torch.testing.assert_close(rows, dense)
+    fast = torch.autograd.grad((rows * weights).sum(), cores)
+    expected = torch.autograd.grad((dense * weights).sum(), cores)
+    for got, want in zip(fast, expected):
+        torch.testing.assert_close(got, want)

@@ -125,9 +125,14 @@ class _TTLookup(torch.autograd.Function):
         return (None, None, *core_grads)
 
 
-# Rows per chunk of the per-level work: keeps every temporary under a few MB, so the allocator
+# Rows per chunk of the row-by-row work: keeps every temporary under a few MB, so the allocator
 # recycles it instead of mapping fresh pages (page faults cost as much as the arithmetic here).
 _CHUNK_BYTES = 4 << 20
+# A level is contracted as one dense block (every parent prefix times every digit, one large
+# matmul) when at least this fraction of the (parent, digit) pairs occur in the batch: a large
+# matmul runs several times faster per flop than gathered small ones.
+_DENSE_FRACTION = 0.5
+_DENSE_MAX_BYTES = 64 << 20
 
 
 def _chunks(num_rows: int, bytes_per_row: int) -> list[slice]:
@@ -141,6 +146,69 @@ def _as_matrices(core: torch.Tensor) -> torch.Tensor:
     return core.reshape(p_k, rank_in, q_k * rank_out)
 
 
+def _is_dense(previous: torch.Tensor, matrices: torch.Tensor, num_entries: int) -> bool:
+    """Whether to contract a level as a dense block; see ``_DENSE_FRACTION``."""
+    pairs = previous.shape[0] * matrices.shape[0]
+    block_bytes = pairs * previous.shape[1] * matrices.shape[2] * previous.element_size()
+    return num_entries >= _DENSE_FRACTION * pairs and block_bytes <= _DENSE_MAX_BYTES
+
+
+def _level_forward(
+    previous: torch.Tensor, matrices: torch.Tensor, parents: torch.Tensor, digits: torch.Tensor
+) -> torch.Tensor:
+    """``previous[parents[e]] @ matrices[digits[e]]`` for every entry ``e``.
+
+    Shapes:
+        previous: ``(U, Q, r)``; matrices: ``(p, r, c)``; parents, digits: ``(E,)``.
+        Output: ``(E, Q, c)``.
+    """
+    if _is_dense(previous, matrices, parents.shape[0]):
+        block = torch.einsum("uar,vrc->uvac", previous, matrices)
+        flat = block.reshape(-1, previous.shape[1], matrices.shape[2])
+        return flat.index_select(0, parents * matrices.shape[0] + digits)
+    product = previous.new_empty(parents.shape[0], previous.shape[1], matrices.shape[2])
+    row_bytes = (previous[0].numel() + matrices[0].numel()) * previous.element_size()
+    for rows in _chunks(parents.shape[0], row_bytes):
+        torch.bmm(
+            previous.index_select(0, parents[rows]),
+            matrices.index_select(0, digits[rows]),
+            out=product[rows],
+        )
+    return product
+
+
+def _level_backward(
+    previous: torch.Tensor,
+    matrices: torch.Tensor,
+    parents: torch.Tensor,
+    digits: torch.Tensor,
+    grad_product: torch.Tensor,
+    need_matrices_grad: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Gradients of :func:`_level_forward` w.r.t. ``previous`` and ``matrices``."""
+    if _is_dense(previous, matrices, parents.shape[0]):
+        block = previous.new_zeros(
+            previous.shape[0] * matrices.shape[0], previous.shape[1], matrices.shape[2]
+        )
+        block.index_add_(0, parents * matrices.shape[0] + digits, grad_product)
+        block = block.view(previous.shape[0], matrices.shape[0], *block.shape[1:])
+        grad_matrices = (
+            torch.einsum("uar,uvac->vrc", previous, block) if need_matrices_grad else None
+        )
+        return torch.einsum("uvac,vrc->uar", block, matrices), grad_matrices
+    grad_matrices = torch.zeros_like(matrices) if need_matrices_grad else None
+    grad_previous = torch.zeros_like(previous)
+    row_bytes = (previous[0].numel() + matrices[0].numel()) * previous.element_size()
+    for rows in _chunks(parents.shape[0], row_bytes):
+        chunk_grad = grad_product[rows]
+        if grad_matrices is not None:
+            parent = previous.index_select(0, parents[rows])
+            grad_matrices.index_add_(0, digits[rows], torch.bmm(parent.transpose(1, 2), chunk_grad))
+        piece = matrices.index_select(0, digits[rows])
+        grad_previous.index_add_(0, parents[rows], torch.bmm(chunk_grad, piece.transpose(1, 2)))
+    return grad_previous, grad_matrices
+
+
 def _forward_partials(
     cores: Sequence[torch.Tensor], levels: PrefixLevels
 ) -> list[torch.Tensor]:
@@ -148,16 +216,9 @@ def _forward_partials(
     first = _as_matrices(cores[0]).index_select(0, levels.digits[0])  # (U_0, 1, q_1 r_1)
     partials = [first.reshape(first.shape[0], cores[0].shape[2], cores[0].shape[3])]
     for k in range(1, len(cores)):
-        parents, digits, matrices = levels.parents[k], levels.digits[k], _as_matrices(cores[k])
-        previous = partials[-1]
-        product = previous.new_empty(parents.shape[0], previous.shape[1], matrices.shape[2])
-        row_bytes = previous[0].numel() * previous.element_size()
-        for rows in _chunks(parents.shape[0], row_bytes):
-            torch.bmm(
-                previous.index_select(0, parents[rows]),
-                matrices.index_select(0, digits[rows]),
-                out=product[rows],
-            )
+        product = _level_forward(
+            partials[-1], _as_matrices(cores[k]), levels.parents[k], levels.digits[k]
+        )
         partials.append(product.reshape(product.shape[0], -1, cores[k].shape[3]))
     return partials
 
@@ -172,26 +233,18 @@ def _backward_cores(
     grads: list[torch.Tensor | None] = [None] * len(cores)
     grad_partial = grad_rows
     for k in range(len(cores) - 1, 0, -1):
-        parents, digits, matrices = levels.parents[k], levels.digits[k], _as_matrices(cores[k])
-        previous = partials[k - 1]  # (U_{k-1}, Q_{k-1}, r_{k-1})
-        grad_out = grad_partial.reshape(parents.shape[0], previous.shape[1], matrices.shape[2])
-        grad_matrices = torch.zeros_like(matrices) if cores[k].requires_grad else None
-        grad_previous = torch.zeros_like(previous)
-        row_bytes = previous[0].numel() * previous.element_size()
-        for rows in _chunks(parents.shape[0], row_bytes):
-            chunk_grad = grad_out[rows]
-            if grad_matrices is not None:
-                parent = previous.index_select(0, parents[rows])
-                grad_matrices.index_add_(
-                    0, digits[rows], torch.bmm(parent.transpose(1, 2), chunk_grad)
-                )
-            piece = matrices.index_select(0, digits[rows])
-            grad_previous.index_add_(
-                0, parents[rows], torch.bmm(chunk_grad, piece.transpose(1, 2))
-            )
+        matrices, previous = _as_matrices(cores[k]), partials[k - 1]
+        grad_product = grad_partial.reshape(-1, previous.shape[1], matrices.shape[2])
+        grad_partial, grad_matrices = _level_backward(
+            previous,
+            matrices,
+            levels.parents[k],
+            levels.digits[k],
+            grad_product,
+            cores[k].requires_grad,
+        )
         if grad_matrices is not None:
             grads[k] = grad_matrices.reshape(cores[k].shape)
-        grad_partial = grad_previous
     if cores[0].requires_grad:
         grads[0] = torch.zeros_like(cores[0]).index_add_(
             0, levels.digits[0], grad_partial.reshape(-1, *cores[0].shape[1:])
