@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from tt_gnn.decomposition import available_memory_bytes
 from tt_gnn.graph import GraphLike, symmetric_adjacency
 
 __all__ = ["SpectralResult", "laplacian_eigenvectors", "normalized_adjacency"]
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass
@@ -178,7 +181,7 @@ def laplacian_eigenvectors(
     generator: torch.Generator | None = None,
     max_memory_bytes: int | None = None,
 ) -> SpectralResult:
-    """The ``num_vectors`` non-trivial eigenpairs of smallest eigenvalue of the normalized Laplacian.
+    """The ``num_vectors`` smallest non-trivial eigenpairs of the normalized Laplacian.
 
     Args:
         graph: a DGLGraph, a square scipy.sparse matrix or a ``(src, dst)`` pair (made
@@ -259,6 +262,14 @@ def laplacian_eigenvectors(
     while True:
         block, ritz_values, residual_norms = _rayleigh_ritz(laplacian, block)
         converged = bool((residual_norms[:num_vectors] <= tol).all())
+        _LOGGER.info(
+            "iteration %d: max residual %.3g, Ritz values %.4f..%.4f, %.1f s",
+            iterations,
+            float(residual_norms[:num_vectors].max()),
+            float(ritz_values[0]),
+            float(ritz_values[num_vectors - 1]),
+            time.perf_counter() - started,
+        )
         if converged or iterations >= max_iterations:
             break
         # damp [cut, 2]; keep the interval non-degenerate when every Ritz value is near 2
