@@ -16,6 +16,11 @@ Compulsory memory traffic (a floor: every core byte read once, nothing else re-r
 - backward: ``8 n`` + ``n * D * s`` (row gradients read) + the cores + ``4 *`` core elements
   (fp32 gradients written).
 
+Beyond that floor, the kernels materialize the fp32 partial products of the distinct prefixes of
+levels ``1 .. d-2`` (``T_k * Q_k * r_{k+1}`` floats each): ``prefix_bytes`` counts them written
+once and read once. When ids share few prefixes (uniform ids over a large table) this traffic
+dominates; when a reordered graph's batch shares them, it is small.
+
 Example:
     >>> cost = lookup_cost((4, 4, 8), (1, 16, 16, 1), terms_per_level=(1000, 10000), dtype_bytes=4,
     ...                    core_elements=(8 * 64, 8 * 16 * 4 * 16, 8 * 16 * 8))
@@ -42,6 +47,7 @@ class LookupCost:
     backward_flops: int
     forward_bytes: int
     backward_bytes: int
+    prefix_bytes: int
 
 
 def level_flops_per_term(q_shapes: Sequence[int], tt_ranks: Sequence[int]) -> list[int]:
@@ -107,9 +113,15 @@ def lookup_cost(
     embedding_dim = math.prod(q_shapes)
     core_bytes = sum(core_elements) * dtype_bytes
     rows_bytes = num_ids * (8 + embedding_dim * dtype_bytes)
+    prefix_bytes = 0
+    for k in range(1, len(q_shapes) - 1):
+        prefix_bytes += (
+            2 * 4 * terms_per_level[k - 1] * math.prod(q_shapes[: k + 1]) * tt_ranks[k + 1]
+        )
     return LookupCost(
         forward_flops=forward_flops,
         backward_flops=2 * forward_flops,
         forward_bytes=rows_bytes + core_bytes,
         backward_bytes=rows_bytes + core_bytes + 4 * sum(core_elements),
+        prefix_bytes=prefix_bytes,
     )

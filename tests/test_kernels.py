@@ -430,6 +430,7 @@ def test_cost_model_counts() -> None:
     assert cost.backward_flops == 2 * cost.forward_flops
     assert cost.forward_bytes == 10 * (8 + 8 * 2) + 84 * 2
     assert cost.backward_bytes == cost.forward_bytes + 84 * 4
+    assert cost.prefix_bytes == 2 * 4 * 5 * (2 * 2) * 3
 
 
 @pytest.mark.slow
