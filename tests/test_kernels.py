@@ -124,6 +124,8 @@ CONFIGS = {
     # last level M = q_1 q_2 q_3 = 80 > 64: two M tiles, the second partial.
     "d4-M80": ((2, 2, 3, 4), (4, 4, 5, 2), (1, 3, 4, 5, 1), 45),
     "d3-rank64": ((3, 3, 4), (2, 2, 2), (1, 64, 64, 1), 36),
+    # factors of 1 (a prime embedding_dim; a single first block): 1-wide tiles everywhere.
+    "d3-ones": ((1, 6, 5), (1, 7, 1), (1, 7, 3, 1), 29),
 }
 PATTERNS = ("random", "clustered", "repeated")
 FAST_CASES = [(name, PATTERNS[i % 3]) for i, name in enumerate(CONFIGS)]
