@@ -19,6 +19,7 @@ from tt_gnn.data import (
     micro_f1,
     random_split,
     read_edge_list_csv,
+    sorted_unique,
     undirected_edges,
 )
 
@@ -423,6 +424,12 @@ def test_undirected_edges_matches_a_brute_force_set() -> None:
         | {(int(v), int(u)) for u, v in zip(src, dst, strict=True) if u != v}
     )
     assert list(zip(out_src.tolist(), out_dst.tolist(), strict=True)) == expected
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000])
+def test_sorted_unique_matches_numpy_unique(size: int) -> None:
+    values = np.random.default_rng(size).integers(-50, 50, size=size)
+    np.testing.assert_array_equal(sorted_unique(values), np.unique(values))
 
 
 def _tiny_dataset(multilabel: bool = False) -> NodeDataset:
