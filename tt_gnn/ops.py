@@ -146,6 +146,11 @@ def _as_matrices(core: torch.Tensor) -> torch.Tensor:
     return core.reshape(p_k, rank_in, q_k * rank_out)
 
 
+def _side_by_side(matrices: torch.Tensor) -> torch.Tensor:
+    """``(p, r, c)`` slices laid side by side as one ``(r, p * c)`` matrix."""
+    return matrices.transpose(0, 1).reshape(matrices.shape[1], -1)
+
+
 def _is_dense(previous: torch.Tensor, matrices: torch.Tensor, num_entries: int) -> bool:
     """Whether to contract a level as a dense block; see ``_DENSE_FRACTION``."""
     pairs = previous.shape[0] * matrices.shape[0]
@@ -163,9 +168,11 @@ def _level_forward(
         Output: ``(E, Q, c)``.
     """
     if _is_dense(previous, matrices, parents.shape[0]):
-        block = torch.einsum("uar,vrc->uvac", previous, matrices)
-        flat = block.reshape(-1, previous.shape[1], matrices.shape[2])
-        return flat.index_select(0, parents * matrices.shape[0] + digits)
+        # One (U*Q, r) @ (r, p*c) matmul; its (u, a, v, c) layout is gathered without a copy.
+        num_parents, width = previous.shape[1], matrices.shape[2]
+        block = previous.reshape(-1, previous.shape[2]) @ _side_by_side(matrices)
+        block = block.view(previous.shape[0], num_parents, matrices.shape[0], width)
+        return block[parents, :, digits, :]
     product = previous.new_empty(parents.shape[0], previous.shape[1], matrices.shape[2])
     row_bytes = (previous[0].numel() + matrices[0].numel()) * previous.element_size()
     for rows in _chunks(parents.shape[0], row_bytes):
@@ -187,15 +194,19 @@ def _level_backward(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Gradients of :func:`_level_forward` w.r.t. ``previous`` and ``matrices``."""
     if _is_dense(previous, matrices, parents.shape[0]):
-        block = previous.new_zeros(
-            previous.shape[0] * matrices.shape[0], previous.shape[1], matrices.shape[2]
+        num_prefixes, width = previous.shape[1], matrices.shape[2]
+        block = previous.new_zeros(previous.shape[0], num_prefixes, matrices.shape[0], width)
+        columns = torch.arange(num_prefixes, device=parents.device)
+        block.index_put_(
+            (parents[:, None], columns[None, :], digits[:, None]), grad_product, accumulate=True
         )
-        block.index_add_(0, parents * matrices.shape[0] + digits, grad_product)
-        block = block.view(previous.shape[0], matrices.shape[0], *block.shape[1:])
-        grad_matrices = (
-            torch.einsum("uar,uvac->vrc", previous, block) if need_matrices_grad else None
-        )
-        return torch.einsum("uvac,vrc->uar", block, matrices), grad_matrices
+        block = block.view(previous.shape[0] * num_prefixes, -1)
+        grad_matrices = None
+        if need_matrices_grad:
+            side = previous.reshape(-1, previous.shape[2]).T @ block  # (r, p * c)
+            grad_matrices = side.view(-1, matrices.shape[0], width).transpose(0, 1)
+        grad_previous = block @ _side_by_side(matrices).T
+        return grad_previous.view(previous.shape), grad_matrices
     grad_matrices = torch.zeros_like(matrices) if need_matrices_grad else None
     grad_previous = torch.zeros_like(previous)
     row_bytes = (previous[0].numel() + matrices[0].numel()) * previous.element_size()
