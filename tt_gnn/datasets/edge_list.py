@@ -1,0 +1,313 @@
+"""CSV edge lists and label files, with errors that name the file, line and field."""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tt_gnn.datasets.base import NodeDataset
+from tt_gnn.datasets.common import (
+    DEFAULT_SPLIT_FRACTIONS,
+    check_fractions,
+    fraction_text,
+    labeled_nodes,
+    labels_tensor,
+    make_graph,
+    positive_int,
+    random_split,
+    reject_options,
+)
+
+_INTEGER_FIELD = re.compile(r"[+-]?\d+")
+
+
+def finish_labels(
+    values: Any, source: str, num_nodes: int | None, largest_edge_id: int
+) -> tuple[torch.Tensor, bool, int]:
+    """Labels as a tensor of ``num_nodes`` rows (default: the label count, or for a
+    ``node,label`` CSV one past the largest id in edges and labels)."""
+    if isinstance(values, SparseLabels):
+        if num_nodes is None:
+            num_nodes = max(largest_edge_id, int(values.nodes.max(initial=-1))) + 1
+        return values.to_tensor(num_nodes)
+    labels, multilabel, num_classes = labels_tensor(values, source)
+    if num_nodes is not None and labels.shape[0] != num_nodes:
+        raise ValueError(
+            f"{source}: labels have {labels.shape[0]} entries but the graph has {num_nodes} nodes"
+        )
+    return labels, multilabel, num_classes
+
+
+def _strip_comment(line: str) -> str:
+    return line.split("#", 1)[0].strip()
+
+
+@dataclass
+class _CsvLayout:
+    """Where the two integer columns of a CSV file are."""
+
+    path: Path
+    columns: tuple[str, str]
+    positions: tuple[int, int]
+    header_line: int  # 1-based line of the header, 0 when there is none
+
+
+def _csv_layout(path: Path, columns: tuple[str, str]) -> _CsvLayout:
+    """Detect an optional header naming ``columns``; without one the first two columns hold them."""
+    with open(path, encoding="utf-8") as handle:
+        numbered = ((number, _strip_comment(line)) for number, line in enumerate(handle, start=1))
+        line_number, content = next(((n, c) for n, c in numbered if c), (0, ""))
+    if not content:
+        raise ValueError(f"{path}: file is empty (expected {','.join(columns)} rows)")
+    fields = [text.strip() for text in content.split(",")]
+    if all(_INTEGER_FIELD.fullmatch(text) for text in fields):
+        return _CsvLayout(path, columns, (0, 1), 0)
+    names = [text.lower() for text in fields]
+    missing = [column for column in columns if column not in names]
+    if missing:
+        raise ValueError(
+            f"{path}, line {line_number}: header {fields} lacks column(s) {missing}; expected a "
+            f"header naming {list(columns)}, or no header (then the first two columns are "
+            f"{','.join(columns)})"
+        )
+    return _CsvLayout(
+        path, columns, (names.index(columns[0]), names.index(columns[1])), line_number
+    )
+
+
+def _data_rows(layout: _CsvLayout):
+    """Yield ``(line_number, fields)`` for every data row (blank/comment lines skipped)."""
+    with open(layout.path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            content = _strip_comment(line)
+            if content and line_number != layout.header_line:
+                yield line_number, content, [text.strip() for text in content.split(",")]
+
+
+def _scan_csv(
+    layout: _CsvLayout, id_column: str | None, id_limit: int | None, limit_reason: str
+) -> None:
+    """Walk the file line by line and raise ``ValueError`` at the first malformed row."""
+    needed = max(layout.positions) + 1
+    for line_number, content, fields in _data_rows(layout):
+        where = f"{layout.path}, line {line_number}"
+        if len(fields) < needed:
+            raise ValueError(
+                f"{where}: expected at least {needed} comma-separated fields "
+                f"({','.join(layout.columns)}), got {len(fields)}: {content!r}"
+            )
+        for position, column in zip(layout.positions, layout.columns, strict=True):
+            text = fields[position]
+            if not _INTEGER_FIELD.fullmatch(text):
+                raise ValueError(f"{where}, field {column!r}: {text!r} is not an integer")
+            if id_column is not None and column in (id_column, "dst"):
+                value = int(text)
+                if value < 0:
+                    raise ValueError(f"{where}, field {column!r}: negative node id {value}")
+                if id_limit is not None and value >= id_limit:
+                    raise ValueError(
+                        f"{where}, field {column!r}: node id {value} out of range "
+                        f"0..{id_limit - 1} ({limit_reason})"
+                    )
+
+
+def _read_two_int_columns(
+    path: Path,
+    columns: tuple[str, str],
+    id_limit: int | None = None,
+    limit_reason: str = "",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read two integer columns; ids (``src``/``dst`` or ``node``) must be in ``0..id_limit-1``.
+
+    Parsed with ``np.loadtxt``; on any problem the file is re-walked line by line to report
+    the exact line and field.
+    """
+    layout = _csv_layout(path, columns)
+    id_column = "node" if columns[0] == "node" else "src"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+            table = np.loadtxt(
+                path,
+                delimiter=",",
+                comments="#",
+                dtype=np.int64,
+                skiprows=layout.header_line,
+                usecols=layout.positions,
+                ndmin=2,
+            )
+    except ValueError as error:
+        _scan_csv(layout, id_column, id_limit, limit_reason)
+        raise ValueError(
+            f"{path}: cannot parse as {','.join(columns)} integers: {error}"
+        ) from error
+    first, second = table[:, 0].copy(), table[:, 1].copy()
+    for values in [first, second] if id_column == "src" else [first]:
+        too_large = id_limit is not None and values.size and int(values.max()) >= id_limit
+        if values.size and (int(values.min()) < 0 or too_large):
+            _scan_csv(layout, id_column, id_limit, limit_reason)
+    return first, second
+
+
+def read_edge_list_csv(
+    path: str | os.PathLike, num_nodes: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a CSV edge list: ``src,dst`` per line; header optional; ``#`` starts a comment.
+
+    A header, when present, must name the columns ``src`` and ``dst`` (in any position; other
+    columns are ignored). Without a header the first two columns are ``src, dst``.
+
+    Args:
+        path: the CSV file.
+        num_nodes: when given, every id must be in ``0..num_nodes-1``.
+
+    Returns:
+        int64 ``src, dst`` arrays ``[E]``.
+
+    Raises:
+        ValueError: naming the file, the line and the field: missing columns, a non-integer
+            field, a negative or out-of-range id.
+
+    Example:
+        >>> src, dst = read_edge_list_csv("edges.csv")  # doctest: +SKIP
+    """
+    return _read_two_int_columns(Path(path), ("src", "dst"), num_nodes, f"num_nodes={num_nodes}")
+
+
+class SparseLabels:
+    """Labels read from a ``node,label`` CSV, before the node count is known.
+
+    Attributes:
+        path: the CSV file (for error messages).
+        nodes, values: int64 ``[L]`` node ids (distinct, >= 0) and their labels (>= -1).
+
+    Example:
+        >>> labels = SparseLabels(Path("l.csv"), np.array([2]), np.array([1]))
+        >>> labels.to_tensor(3)[0].tolist()
+        [-1, -1, 1]
+    """
+
+    def __init__(self, path: Path, nodes: np.ndarray, values: np.ndarray):
+        self.path, self.nodes, self.values = path, nodes, values
+
+    def to_tensor(self, num_nodes: int) -> tuple[torch.Tensor, bool, int]:
+        """``(labels [num_nodes], False, num_classes)``; nodes not listed get -1."""
+        if self.nodes.size and int(self.nodes.max()) >= num_nodes:
+            layout = _csv_layout(self.path, ("node", "label"))
+            _scan_csv(layout, "node", num_nodes, f"the graph has {num_nodes} nodes")
+        labels = np.full(num_nodes, -1, dtype=np.int64)
+        labels[self.nodes] = self.values
+        return labels_tensor(labels, str(self.path))
+
+
+def read_labels_file(path: str | os.PathLike) -> np.ndarray | SparseLabels:
+    """Read labels from ``.npy`` (int ``[N]`` or 0/1 ``[N, C]``) or a ``node,label`` CSV.
+
+    In a CSV, a header is optional (if present it must name ``node`` and ``label``); each node
+    may appear once; nodes that do not appear get the unknown label ``-1``; labels are class ids
+    ``>= 0`` (``-1`` allowed for unknown).
+
+    Raises:
+        ValueError: naming the file and line: non-integer fields, negative ids, duplicate nodes,
+            labels below -1.
+
+    Example:
+        >>> labels = read_labels_file("labels.npy")  # doctest: +SKIP
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"labels file {path} does not exist")
+    if path.suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: cannot read as .npy: {error}") from error
+    nodes, values = _read_two_int_columns(path, ("node", "label"))
+    layout = _csv_layout(path, ("node", "label"))
+    unique_nodes, counts = np.unique(nodes, return_counts=True)
+    if unique_nodes.size != nodes.size:
+        duplicate = int(unique_nodes[np.argmax(counts > 1)])
+        line = _line_of_row(layout, int(np.flatnonzero(nodes == duplicate)[1]))
+        raise ValueError(f"{path}, line {line}, field 'node': node {duplicate} is listed twice")
+    if values.size and int(values.min()) < -1:
+        line = _line_of_row(layout, int(np.argmin(values)))
+        raise ValueError(
+            f"{path}, line {line}, field 'label': {int(values.min())} is not a class id >= 0 "
+            "(or -1 for unknown)"
+        )
+    return SparseLabels(path, nodes, values)
+
+
+def _line_of_row(layout: _CsvLayout, row: int) -> int:
+    """1-based line number of data row ``row`` (0-based)."""
+    for index, (line_number, _, _) in enumerate(_data_rows(layout)):
+        if index == row:
+            return line_number
+    raise IndexError(f"{layout.path} has no data row {row}")
+
+
+def load_edge_list(
+    path: Path, split: int, split_seed: int, use_features: bool, options: dict[str, Any]
+) -> NodeDataset:
+    """Load a CSV edge list with ``labels=<path>`` (see :func:`tt_gnn.data.load_dataset`).
+
+    ``num_nodes`` is the ``num_nodes`` option, else the length of a ``.npy`` label array,
+    else one past the largest id in the edges and the label CSV. The split is a seeded random
+    split of the labeled nodes.
+
+    Example:
+        >>> options = {"labels": "labels.npy"}
+        >>> dataset = load_edge_list(Path("edges.csv"), 0, 0, False, options)  # doctest: +SKIP
+    """
+    reject_options(options, ("labels", "num_nodes", "split_fractions"), f"edge list {path}")
+    if options.get("labels") is None:
+        raise ValueError(
+            f"edge list {path} needs labels: pass labels=<path to a node,label CSV or .npy>"
+        )
+    if split != 0:
+        raise ValueError(f"edge list {path} has no standard split; split={split} (use split_seed)")
+    fractions = check_fractions(options.get("split_fractions", DEFAULT_SPLIT_FRACTIONS))
+    labels_path = Path(options["labels"]).expanduser()
+    label_values = read_labels_file(labels_path)
+    num_nodes = options.get("num_nodes")
+    if num_nodes is not None:
+        num_nodes = positive_int(num_nodes, "num_nodes")
+    id_limit, limit_reason = num_nodes, f"num_nodes={num_nodes}"
+    if not isinstance(label_values, SparseLabels) and np.ndim(label_values) >= 1:
+        label_count = int(np.shape(label_values)[0])
+        if num_nodes is not None and label_count != num_nodes:
+            raise ValueError(
+                f"{labels_path}: labels have {label_count} entries but num_nodes={num_nodes}"
+            )
+        id_limit, limit_reason = label_count, f"{labels_path.name} has {label_count} labels"
+    src, dst = _read_two_int_columns(path, ("src", "dst"), id_limit, limit_reason)
+    largest_id = max(int(src.max(initial=-1)), int(dst.max(initial=-1)))
+    labels, multilabel, num_classes = finish_labels(
+        label_values, str(labels_path), num_nodes, largest_id
+    )
+    num_nodes = labels.shape[0]
+    labeled = labeled_nodes(labels, multilabel)
+    train_idx, val_idx, test_idx = random_split(labeled, fractions=fractions, seed=split_seed)
+    if use_features:
+        warnings.warn(f"edge list {path} has no node features; features=None", stacklevel=3)
+    what = "labeled nodes" if not bool(labeled.all()) else "nodes"
+    return NodeDataset(
+        name=path.stem,
+        graph=make_graph(src, dst, num_nodes),
+        labels=labels,
+        num_classes=num_classes,
+        multilabel=multilabel,
+        train_idx=train_idx,
+        val_idx=val_idx,
+        test_idx=test_idx,
+        features=None,
+        metric="micro_f1" if multilabel else "accuracy",
+        split_description=f"random {fraction_text(fractions)} split of {what}, seed {split_seed}",
+    )
