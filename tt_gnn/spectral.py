@@ -41,7 +41,7 @@ import torch
 from scipy.sparse.csgraph import connected_components
 
 from tt_gnn.decomposition import available_memory_bytes
-from tt_gnn.graph import GraphLike, symmetric_adjacency
+from tt_gnn.graph import GraphLike, edge_arrays, symmetric_adjacency
 
 __all__ = ["SpectralResult", "laplacian_eigenvectors", "normalized_adjacency"]
 
@@ -195,7 +195,8 @@ def laplacian_eigenvectors(
         filter_degree: Chebyshev degree ``m`` per iteration (default 8).
         oversampling: extra block vectors (default ``max(8, k // 4)``, capped by the space).
         dtype: float32 (default) or float64.
-        seed, generator: the random start block (a generator wins over the seed).
+        seed, generator: the random start block (a generator wins over the seed; None for
+            both draws the seed from torch's global generator).
         max_memory_bytes: budget (default ``MemAvailable``); MemoryError above it.
 
     Returns:
@@ -224,9 +225,23 @@ def laplacian_eigenvectors(
     if num_vectors < 1:
         raise ValueError(f"num_vectors must be >= 1, got {num_vectors}")
 
+    extra = max(8, num_vectors // 4) if oversampling is None else int(oversampling)
+    if extra < 0:
+        raise ValueError(f"oversampling must be >= 0, got {oversampling}")
+    src, dst, total = edge_arrays(graph, num_nodes)
+    budget = available_memory_bytes() if max_memory_bytes is None else int(max_memory_bytes)
+    itemsize = 4 if dtype == torch.float32 else 8
+    estimate = _memory_estimate(total, 2 * src.shape[0], num_vectors + extra, itemsize)
+    if budget is not None and estimate > budget:
+        raise MemoryError(
+            f"the eigen-solve needs about {estimate / 2**30:.2f} GiB ({total} nodes, "
+            f"{src.shape[0]} edges, block of {num_vectors + extra} {dtype} vectors), more than "
+            f"the {budget / 2**30:.2f} GiB available"
+        )
+
     numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
-    normalized, degree = normalized_adjacency(graph, num_nodes, dtype=numpy_dtype)
-    total = normalized.shape[0]
+    normalized, degree = normalized_adjacency((src, dst), total, dtype=numpy_dtype)
+    del src, dst
     trivial = _TrivialSpace(normalized, degree, dtype)
     available = total - trivial.num_components
     if num_vectors > available:
@@ -235,27 +250,16 @@ def laplacian_eigenvectors(
             f"graph with {total} nodes and {trivial.num_components} connected components "
             "(one trivial eigenvector per component is skipped)"
         )
-    extra = max(8, num_vectors // 4) if oversampling is None else int(oversampling)
-    if extra < 0:
-        raise ValueError(f"oversampling must be >= 0, got {oversampling}")
     block_size = min(num_vectors + extra, available)
-
-    budget = available_memory_bytes() if max_memory_bytes is None else int(max_memory_bytes)
-    itemsize = 4 if dtype == torch.float32 else 8
-    estimate = _memory_estimate(total, normalized.nnz, block_size, itemsize)
-    if budget is not None and estimate > budget:
-        raise MemoryError(
-            f"the eigen-solve needs about {estimate / 2**30:.2f} GiB ({total} nodes, "
-            f"{normalized.nnz} non-zeros, block of {block_size} {dtype} vectors), more than the "
-            f"{budget / 2**30:.2f} GiB available"
-        )
 
     laplacian = _Laplacian(normalized, degree, dtype)
     del normalized
     if generator is None:
         generator = torch.Generator()
-        generator.manual_seed(int(torch.seed() if seed is None else seed))
-    block = torch.randn(total, block_size, generator=generator, dtype=torch.float64).to(dtype)
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (1,)).item())  # from torch's global generator
+        generator.manual_seed(int(seed))
+    block = torch.randn(total, block_size, generator=generator, dtype=dtype)
     block = torch.linalg.qr(trivial.project_out(block)).Q
 
     iterations, converged = 0, False
