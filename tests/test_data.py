@@ -274,6 +274,24 @@ def test_csv_edge_list_without_header_and_npy_labels(tmp_path: Path) -> None:
     np.testing.assert_array_equal(multilabel.labels.numpy(), multi)
 
 
+def test_gzipped_csv_and_file_format_errors(tmp_path: Path) -> None:
+    import gzip
+
+    with gzip.open(tmp_path / "edges.csv.gz", "wt") as handle:
+        handle.write("src,dst\n0,1\n1,2\n")
+    np.save(tmp_path / "labels.npy", np.array([0, 1, 0]))
+    dataset = load_dataset(tmp_path / "edges.csv.gz", labels=tmp_path / "labels.npy")
+    assert dataset.graph.num_edges() == 4
+    (tmp_path / "latin1.csv").write_bytes(b"0,1\n1,\xe9\n")
+    with pytest.raises(
+        ValueError, match=r"latin1.csv: not a UTF-8 text file .*byte 0xe9 in position 6"
+    ):
+        load_dataset(tmp_path / "latin1.csv", labels=tmp_path / "labels.npy")
+    _write(tmp_path / "spaces.txt", "0 1\n1 2\n")
+    with pytest.raises(ValueError, match=r"is the file comma-separated\?"):
+        load_dataset(tmp_path / "spaces.txt", labels=tmp_path / "labels.npy")
+
+
 def test_read_edge_list_csv_reference(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     edges = rng.integers(0, 1000, size=(500, 2))

@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from tt_gnn.data import load_dataset
+from tt_gnn.datasets import ogb as ogb_loader
 
 pytestmark = pytest.mark.filterwarnings("ignore:The given NumPy array is not writable")
 
@@ -236,6 +237,47 @@ def test_unloadable_split_dict_without_csv_is_a_clear_error(
     torch.save({"train": written["train"]}, split_dir / "split_dict.pt")
     with pytest.raises(RuntimeError, match="weights_only=True.*CSV split files"):
         load_dataset("ogbn-papers100M", root=tmp_path)
+
+
+def test_first_load_processes_under_an_exclusive_lock(
+    tmp_path: Path, no_prompt: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ranks loading at once: the first load (which writes OGB's processed file) locks
+    exclusively, later loads share the lock."""
+    write_fake_arxiv(tmp_path)
+    calls: list[tuple[Path, bool]] = []
+    real_lock = ogb_loader._file_lock
+
+    def recording_lock(path: Path, *, exclusive: bool):
+        calls.append((path, exclusive))
+        return real_lock(path, exclusive=exclusive)
+
+    monkeypatch.setattr(ogb_loader, "_file_lock", recording_lock)
+    load_dataset("ogbn-arxiv", root=tmp_path)
+    load_dataset("ogbn-arxiv", root=tmp_path)
+    lock_path = tmp_path / ".ogbn_arxiv.lock"
+    assert calls == [(lock_path, True), (lock_path, False)]
+
+
+def test_file_lock_excludes_while_shared_is_held(tmp_path: Path) -> None:
+    import fcntl
+    import threading
+
+    lock_path = tmp_path / ".x.lock"
+    entered = threading.Event()
+
+    def take_exclusive() -> None:
+        with ogb_loader._file_lock(lock_path, exclusive=True):
+            entered.set()
+
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        worker = threading.Thread(target=take_exclusive)
+        worker.start()
+        assert not entered.wait(timeout=0.5), "exclusive lock taken while a shared one was held"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    worker.join(timeout=10)
+    assert entered.is_set()
 
 
 def test_outdated_folder_raises_instead_of_prompting(tmp_path: Path, no_prompt: None) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,18 @@ def _strip_comment(line: str) -> str:
     return line.split("#", 1)[0].strip()
 
 
+def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, content without comment)`` for every line; ``.gz`` files are
+    decompressed; text that is not UTF-8 is a ``ValueError`` naming the file and byte."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                yield line_number, _strip_comment(line)
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as error:
+        raise ValueError(f"{path}: not a UTF-8 text file ({error})") from error
+
+
 @dataclass
 class _CsvLayout:
     """Where the two integer columns of a CSV file are."""
@@ -61,9 +75,7 @@ class _CsvLayout:
 
 def _csv_layout(path: Path, columns: tuple[str, str]) -> _CsvLayout:
     """Detect an optional header naming ``columns``; without one the first two columns hold them."""
-    with open(path, encoding="utf-8") as handle:
-        numbered = ((number, _strip_comment(line)) for number, line in enumerate(handle, start=1))
-        line_number, content = next(((n, c) for n, c in numbered if c), (0, ""))
+    line_number, content = next(((n, c) for n, c in _numbered_lines(path) if c), (0, ""))
     if not content:
         raise ValueError(f"{path}: file is empty (expected {','.join(columns)} rows)")
     fields = [text.strip() for text in content.split(",")]
@@ -72,10 +84,11 @@ def _csv_layout(path: Path, columns: tuple[str, str]) -> _CsvLayout:
     names = [text.lower() for text in fields]
     missing = [column for column in columns if column not in names]
     if missing:
+        hint = " (is the file comma-separated?)" if len(fields) == 1 else ""
         raise ValueError(
-            f"{path}, line {line_number}: header {fields} lacks column(s) {missing}; expected a "
-            f"header naming {list(columns)}, or no header (then the first two columns are "
-            f"{','.join(columns)})"
+            f"{path}, line {line_number}: header {fields} lacks column(s) {missing}{hint}; "
+            f"expected a header naming {list(columns)}, or no header (then the first two "
+            f"columns are {','.join(columns)})"
         )
     return _CsvLayout(
         path, columns, (names.index(columns[0]), names.index(columns[1])), line_number
@@ -83,18 +96,18 @@ def _csv_layout(path: Path, columns: tuple[str, str]) -> _CsvLayout:
 
 
 def _data_rows(layout: _CsvLayout):
-    """Yield ``(line_number, fields)`` for every data row (blank/comment lines skipped)."""
-    with open(layout.path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            content = _strip_comment(line)
-            if content and line_number != layout.header_line:
-                yield line_number, content, [text.strip() for text in content.split(",")]
+    """Yield ``(line_number, content, fields)`` for every data row (blank/comment lines and
+    the header skipped)."""
+    for line_number, content in _numbered_lines(layout.path):
+        if content and line_number != layout.header_line:
+            yield line_number, content, [text.strip() for text in content.split(",")]
 
 
 def _scan_csv(
-    layout: _CsvLayout, id_column: str | None, id_limit: int | None, limit_reason: str
+    layout: _CsvLayout, id_columns: tuple[str, ...], id_limit: int | None, limit_reason: str
 ) -> None:
-    """Walk the file line by line and raise ``ValueError`` at the first malformed row."""
+    """Walk the file line by line and raise ``ValueError`` at the first malformed row: too
+    few fields, a non-integer, or a node id (in ``id_columns``) negative or >= ``id_limit``."""
     needed = max(layout.positions) + 1
     for line_number, content, fields in _data_rows(layout):
         where = f"{layout.path}, line {line_number}"
@@ -107,7 +120,7 @@ def _scan_csv(
             text = fields[position]
             if not _INTEGER_FIELD.fullmatch(text):
                 raise ValueError(f"{where}, field {column!r}: {text!r} is not an integer")
-            if id_column is not None and column in (id_column, "dst"):
+            if column in id_columns:
                 value = int(text)
                 if value < 0:
                     raise ValueError(f"{where}, field {column!r}: negative node id {value}")
@@ -130,7 +143,7 @@ def _read_two_int_columns(
     the exact line and field.
     """
     layout = _csv_layout(path, columns)
-    id_column = "node" if columns[0] == "node" else "src"
+    id_columns = ("node",) if columns[0] == "node" else columns
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
@@ -144,15 +157,15 @@ def _read_two_int_columns(
                 ndmin=2,
             )
     except ValueError as error:
-        _scan_csv(layout, id_column, id_limit, limit_reason)
+        _scan_csv(layout, id_columns, id_limit, limit_reason)
         raise ValueError(
             f"{path}: cannot parse as {','.join(columns)} integers: {error}"
         ) from error
     first, second = table[:, 0].copy(), table[:, 1].copy()
-    for values in [first, second] if id_column == "src" else [first]:
+    for values in [first, second] if len(id_columns) == 2 else [first]:
         too_large = id_limit is not None and values.size and int(values.max()) >= id_limit
         if values.size and (int(values.min()) < 0 or too_large):
-            _scan_csv(layout, id_column, id_limit, limit_reason)
+            _scan_csv(layout, id_columns, id_limit, limit_reason)
     return first, second
 
 
@@ -201,7 +214,7 @@ class SparseLabels:
         """``(labels [num_nodes], False, num_classes)``; nodes not listed get -1."""
         if self.nodes.size and int(self.nodes.max()) >= num_nodes:
             layout = _csv_layout(self.path, ("node", "label"))
-            _scan_csv(layout, "node", num_nodes, f"the graph has {num_nodes} nodes")
+            _scan_csv(layout, ("node",), num_nodes, f"the graph has {num_nodes} nodes")
         labels = np.full(num_nodes, -1, dtype=np.int64)
         labels[self.nodes] = self.values
         return labels_tensor(labels, str(self.path))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,8 @@ def load_ogb(name: str, root: str | os.PathLike, split: int, use_features: bool)
     if split != 0:
         raise ValueError(f"{name} has one official split; got split={split}")
     meta = _ogb_meta(name)
+    if meta["is hetero"] == "True":
+        raise ValueError(f"{name} is heterogeneous; tt-gnn loads homogeneous OGB graphs only")
     ogb_root = Path(root).expanduser()
     dataset_dir = ogb_root / name.replace("-", "_")
     if (ogb_root / (dataset_dir.name + "_dgl")).exists():
@@ -58,12 +62,14 @@ def load_ogb(name: str, root: str | os.PathLike, split: int, use_features: bool)
             f"{name} (OGB would stop to ask whether to delete it). Remove the folder to download "
             "again, or complete it"
         )
-    if meta["is hetero"] == "True":
-        raise ValueError(f"{name} is heterogeneous; tt-gnn loads homogeneous OGB graphs only")
-    if _ogb_files_present(dataset_dir, meta):
-        ogb_dataset = DglNodePropPredDataset(name, root=str(ogb_root))
-    else:
-        ogb_dataset = _download_ogb(name, ogb_root, dataset_dir, meta)
+    processed = (dataset_dir / "processed" / "dgl_data_processed").is_file()
+    # OGB writes processed/dgl_data_processed in place on first load: data-parallel ranks
+    # loading at once take the lock exclusively for that, shared otherwise.
+    with _file_lock(ogb_root / f".{dataset_dir.name}.lock", exclusive=not processed):
+        if _ogb_files_present(dataset_dir, meta):
+            ogb_dataset = DglNodePropPredDataset(name, root=str(ogb_root))
+        else:
+            ogb_dataset = _download_ogb(name, ogb_root, dataset_dir, meta)
     ogb_graph, ogb_labels = ogb_dataset[0]
     split_indices = _ogb_split(ogb_dataset, dataset_dir, meta)
     num_nodes = int(ogb_graph.num_nodes())
@@ -112,6 +118,25 @@ def load_ogb(name: str, root: str | os.PathLike, split: int, use_features: bool)
         split_description=f"OGB official split ({meta['split']})",
         ogb_evaluator=Evaluator(name),
     )
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, *, exclusive: bool) -> Iterator[None]:
+    """``flock`` on ``path`` (created if needed); a no-op where the folder is read-only or
+    the platform has no ``fcntl`` (then OGB cannot write its processed file anyway)."""
+    try:
+        import fcntl
+
+        handle = open(path, "a")
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _ogb_files_present(dataset_dir: Path, meta: Any) -> bool:
