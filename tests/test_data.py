@@ -67,6 +67,11 @@ def test_cora_public_split_and_graph(shared_data: Path) -> None:
     assert set(_edge_set(cora.graph)) == stored | {(v, u) for u, v in stored}
     assert cora.graph.num_edges() == 2 * 5278
     assert cora.features is None
+    assert repr(cora) == (
+        "NodeDataset(name='cora', num_nodes=2708, num_edges=10556, num_classes=7, "
+        "multilabel=False, train/val/test=140/500/1000, features=None, metric='accuracy', "
+        "split_description='Planetoid public split')"
+    )
 
 
 def test_cora_features_only_when_asked(shared_data: Path) -> None:

@@ -81,6 +81,10 @@ def default_data_root() -> Path:
     ``$TT_GNN_DATA`` when set, else ``../shared/data`` beside the project root, else
     ``../shared/data`` beside the working directory (the first that exists; the project one
     when none does).
+
+    Example:
+        >>> (default_data_root() / "cora" / "graph.npz").name
+        'graph.npz'
     """
     env = os.environ.get(DATA_ROOT_ENV)
     if env:

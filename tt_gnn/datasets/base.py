@@ -96,6 +96,18 @@ class NodeDataset:
         if coverage.numel() and int(coverage.max()) > 1:
             raise ValueError("train_idx, val_idx and test_idx must be disjoint and duplicate-free")
 
+    def __repr__(self) -> str:
+        features = (
+            "None" if self.features is None else f"[{self.num_nodes}, {self.features.shape[1]}]"
+        )
+        return (
+            f"NodeDataset(name={self.name!r}, num_nodes={self.num_nodes}, "
+            f"num_edges={int(self.graph.num_edges())}, num_classes={self.num_classes}, "
+            f"multilabel={self.multilabel}, train/val/test={len(self.train_idx)}/"
+            f"{len(self.val_idx)}/{len(self.test_idx)}, features={features}, "
+            f"metric={self.metric!r}, split_description={self.split_description!r})"
+        )
+
     @property
     def num_nodes(self) -> int:
         """``N``, the number of nodes of :attr:`graph`."""
