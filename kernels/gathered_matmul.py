@@ -28,16 +28,18 @@ import torch
 import triton
 import triton.language as tl
 
-__all__ = ["INTERPRETED", "gathered_matmul", "segments_of"]
+__all__ = ["INTERPRETED", "gathered_matmul", "launch_config", "segments_of"]
 
 #: Whether the kernel below was built for Triton's CPU interpreter (``TRITON_INTERPRET=1`` when
 #: this module was first imported); then it runs on CPU tensors, otherwise on CUDA tensors only.
 INTERPRETED: bool = bool(triton.knobs.runtime.interpret)
 
 _REDUCTIONS = {"none": 0, "atomic": 1, "segments": 2}
-_MAX_BLOCK_M = 64
+# Tiles and warps chosen so that no variant spills or needs more than 128 registers per thread
+# on sm_80/sm_90 (checked offline with ptxas in tests/test_kernels.py); speed is untuned.
+_MAX_BLOCK_M = 32
 _MAX_BLOCK_N = 64
-_MAX_BLOCK_K = 32
+_MAX_BLOCK_K = 16
 
 
 @triton.jit
@@ -146,6 +148,20 @@ def _block(size: int, cap: int) -> int:
     return min(max(16, triton.next_power_of_2(size)), cap)
 
 
+def launch_config(size_m: int, size_n: int, size_k: int) -> dict[str, int]:
+    """Block sizes (powers of two, >= 16 for ``tl.dot``) and warps for an ``M x N x K`` product.
+
+    Example:
+        >>> launch_config(20, 5, 16)
+        {'BLOCK_M': 32, 'BLOCK_N': 16, 'BLOCK_K': 16, 'num_warps': 4}
+    """
+    block_m = _block(size_m, _MAX_BLOCK_M)
+    block_n = _block(size_n, _MAX_BLOCK_N)
+    block_k = _block(size_k, _MAX_BLOCK_K)
+    num_warps = min(8, max(2, block_m * block_n // 128))
+    return {"BLOCK_M": block_m, "BLOCK_N": block_n, "BLOCK_K": block_k, "num_warps": num_warps}
+
+
 def segments_of(
     targets: torch.Tensor, *, already_sorted: bool = False
 ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
@@ -224,10 +240,9 @@ def gathered_matmul(
     num_groups = starts.shape[0] - 1 if reduction == "segments" else num_terms
     if num_groups == 0:
         return out
-    block_m = _block(size_m, _MAX_BLOCK_M)
-    block_n = _block(size_n, _MAX_BLOCK_N)
-    block_k = _block(size_k, _MAX_BLOCK_K)
-    grid = (num_groups, triton.cdiv(size_m, block_m) * triton.cdiv(size_n, block_n))
+    config = launch_config(size_m, size_n, size_k)
+    tiles_m = triton.cdiv(size_m, config["BLOCK_M"])
+    grid = (num_groups, tiles_m * triton.cdiv(size_n, config["BLOCK_N"]))
     _gathered_matmul_kernel[grid](
         x,
         y,
@@ -247,8 +262,6 @@ def gathered_matmul(
         X_ROW_IS_TERM=x_rows is None,
         Y_ROW_IS_TERM=y_rows is None,
         HAS_ORDER=order is not None,
-        BLOCK_M=block_m,
-        BLOCK_N=block_n,
-        BLOCK_K=block_k,
+        **config,
     )
     return out

@@ -11,9 +11,12 @@ gradients), and the CPU path ``tt_gnn.ops.tt_lookup``.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -117,11 +120,11 @@ CONFIGS = {
     "d2-rank1": ((5, 7), (3, 4), (1, 1, 1), 33),
     "d2-rank7": ((6, 5), (4, 5), (1, 7, 1), 30),
     "d3-rank16-7": ((3, 4, 5), (2, 3, 4), (1, 16, 7, 1), 57),
-    # level 1 has N = q_1 * r_2 = 96 > 64: two N tiles, the second partial.
+    # level 1 has N = q_1 * r_2 = 96 > BLOCK_N = 64: two N tiles, the second partial.
     "d3-rank32": ((4, 3, 5), (5, 3, 5), (1, 32, 32, 1), 58),
-    # rank 40 > BLOCK_K = 32: a partial K step.
+    # rank 40 > BLOCK_K = 16: three K steps, the last partial.
     "d4-rank16-40-7": ((2, 3, 2, 3), (2, 2, 3, 2), (1, 16, 40, 7, 1), 35),
-    # last level M = q_1 q_2 q_3 = 80 > 64: two M tiles, the second partial.
+    # last level M = q_1 q_2 q_3 = 80 > BLOCK_M = 32: three M tiles, the last partial.
     "d4-M80": ((2, 2, 3, 4), (4, 4, 5, 2), (1, 3, 4, 5, 1), 45),
     "d3-rank64": ((3, 3, 4), (2, 2, 2), (1, 64, 64, 1), 36),
     # factors of 1 (a prime embedding_dim; a single first block): 1-wide tiles everywhere.
@@ -440,7 +443,6 @@ def test_bench_gpu_dry_run_runs_end_to_end(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import importlib.util
-    from pathlib import Path
 
     script = Path(__file__).resolve().parents[1] / "experiments" / "bench_gpu.py"
     spec = importlib.util.spec_from_file_location("bench_gpu", script)
@@ -452,3 +454,120 @@ def test_bench_gpu_dry_run_runs_end_to_end(
     table = capsys.readouterr().out
     for method in ("TT triton", "TT triton deterministic", "TT torch path", "nn.Embedding sparse"):
         assert f"| {method} | step |" in table
+
+
+# -- GPU code generation, checked offline -------------------------------------------------------
+# Triton's wheel bundles ptxas and cuobjdump, so the kernel compiles to a cubin for a GPU that is
+# not there; its resource usage shows register spills that the interpreter cannot.
+
+# (REDUCTION, X_ROW_IS_TERM, Y_ROW_IS_TERM, HAS_ORDER) as lookup.py launches them.
+KERNEL_VARIANTS = [
+    (0, False, False, False),  # forward levels
+    (1, False, True, False),  # core gradients, atomic
+    (1, True, False, False),  # parent gradients of the last level, atomic
+    (2, False, True, True),  # core gradients, deterministic
+    (2, True, False, True),  # parent gradients of the last level, deterministic
+    (2, True, False, False),  # parent gradients of sorted prefix terms
+]
+TILE_SHAPES = [(m, n) for m in (16, 32) for n in (16, 32, 64)]
+
+
+def compile_resource_usage(
+    cases: list[tuple[tuple[int, bool, bool, bool], int, int, tuple[str, str, str], int]],
+) -> list[tuple[int, int]]:
+    """(registers per thread, stack bytes) of each case compiled for ``sm_<capability>``.
+
+    A case is ``(variant, size_m, size_n, (x, y, out) dtypes, capability)``. Runs in a child
+    process without ``TRITON_INTERPRET``, where the kernel is decorated for the GPU.
+    """
+    environment = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    result = subprocess.run(
+        [sys.executable, __file__, json.dumps(cases)],
+        env=environment,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode == 3:
+        pytest.skip(result.stdout.strip())
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [tuple(usage) for usage in json.loads(result.stdout.strip().splitlines()[-1])]
+
+
+def _compile_cases_in_this_process(cases: list) -> list[tuple[int, int]]:
+    import tempfile
+
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from tt_gnn.kernels import gathered_matmul
+
+    cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
+    if not cuobjdump.exists():
+        print(f"no cuobjdump in the Triton wheel at {cuobjdump}")
+        sys.exit(3)
+    kernel = gathered_matmul._gathered_matmul_kernel
+    names = kernel.arg_names
+    usages = []
+    for variant, size_m, size_n, dtypes, capability in cases:
+        reduction, x_row_is_term, y_row_is_term, has_order = variant
+        config = gathered_matmul.launch_config(size_m, size_n, 64)
+        num_warps = config.pop("num_warps")
+        constants = dict(
+            REDUCTION=reduction,
+            X_ROW_IS_TERM=x_row_is_term,
+            Y_ROW_IS_TERM=y_row_is_term,
+            HAS_ORDER=has_order,
+            **config,
+        )
+        signature = {name: "constexpr" if name in constants else "i32" for name in names}
+        signature.update(x_ptr=f"*{dtypes[0]}", y_ptr=f"*{dtypes[1]}", out_ptr=f"*{dtypes[2]}")
+        for name in ("x_rows_ptr", "y_rows_ptr", "out_rows_ptr", "order_ptr", "starts_ptr"):
+            signature[name] = "*i64"
+        constexprs = {(names.index(key),): value for key, value in constants.items()}
+        compiled = triton.compile(
+            ASTSource(kernel, signature, constexprs=constexprs),
+            target=GPUTarget("cuda", capability, 32),
+            options={"num_warps": num_warps},
+        )
+        with tempfile.TemporaryDirectory() as directory:
+            cubin = Path(directory) / "kernel.cubin"
+            cubin.write_bytes(compiled.asm["cubin"])
+            report = subprocess.run(
+                [str(cuobjdump), "--dump-resource-usage", str(cubin)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        line = next(line for line in report.splitlines() if "REG:" in line)
+        fields = dict(item.split(":", 1) for item in line.split() if ":" in item)
+        usages.append((int(fields["REG"]), int(fields["STACK"])))
+    return usages
+
+
+def _assert_compiles_lean(cases: list) -> None:
+    for case, (registers, stack) in zip(cases, compile_resource_usage(cases), strict=True):
+        assert stack == 0 and registers <= 128, (case, registers, stack)
+
+
+def test_kernel_compiles_for_sm90_without_spills() -> None:
+    fp32 = ("fp32", "fp32", "fp32")
+    _assert_compiles_lean(
+        [(KERNEL_VARIANTS[0], 32, 64, fp32, 90), (KERNEL_VARIANTS[3], 32, 64, fp32, 90)]
+    )
+
+
+@pytest.mark.slow
+def test_every_kernel_variant_compiles_without_spills() -> None:
+    cases = []
+    for variant in KERNEL_VARIANTS:
+        for size_m, size_n in TILE_SHAPES:
+            cases.append((variant, size_m, size_n, ("fp32", "fp32", "fp32"), 90))
+        for dtypes in (("bf16", "bf16", "bf16"), ("fp32", "bf16", "fp32")):
+            cases.append((variant, 32, 64, dtypes, 90))
+        cases.append((variant, 32, 64, ("fp32", "fp32", "fp32"), 80))
+    _assert_compiles_lean(cases)
+
+
+if __name__ == "__main__":  # the child process of compile_resource_usage
+    print(json.dumps(_compile_cases_in_this_process(json.loads(sys.argv[1]))))
