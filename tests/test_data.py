@@ -150,6 +150,7 @@ def test_data_root_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     ):
         load_dataset("nope")
     assert load_dataset(tmp_path / "tiny").name == "tiny"  # a directory holding graph.npz
+    assert load_dataset(tmp_path / "tiny" / "graph.npz").name == "tiny"
 
 
 # ------------------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ def test_gzipped_csv_and_file_format_errors(tmp_path: Path) -> None:
         handle.write("src,dst\n0,1\n1,2\n")
     np.save(tmp_path / "labels.npy", np.array([0, 1, 0]))
     dataset = load_dataset(tmp_path / "edges.csv.gz", labels=tmp_path / "labels.npy")
-    assert dataset.graph.num_edges() == 4
+    assert dataset.graph.num_edges() == 4 and dataset.name == "edges"
     (tmp_path / "latin1.csv").write_bytes(b"0,1\n1,\xe9\n")
     with pytest.raises(
         ValueError, match=r"latin1.csv: not a UTF-8 text file .*byte 0xe9 in position 6"

@@ -150,7 +150,8 @@ def load_dataset(
         return load_npz(graph_file, path.name, split, split_seed, use_features, options)
     if path.is_file():
         if path.suffix == ".npz":
-            return load_npz(path, path.stem, split, split_seed, use_features, options)
+            name = path.parent.name if path.name == "graph.npz" else path.stem
+            return load_npz(path, name, split, split_seed, use_features, options)
         return load_edge_list(path, split, split_seed, use_features, options)
     if os.sep in name or "/" in name or path.suffix:
         raise FileNotFoundError(f"dataset file {path} does not exist")

@@ -311,8 +311,9 @@ def load_edge_list(
     if use_features:
         warnings.warn(f"edge list {path} has no node features; features=None", stacklevel=3)
     what = "labeled nodes" if not bool(labeled.all()) else "nodes"
+    name = path.name.removesuffix(".gz").removesuffix(".csv").removesuffix(".txt")
     return NodeDataset(
-        name=path.stem,
+        name=name,
         graph=make_graph(src, dst, num_nodes),
         labels=labels,
         num_classes=num_classes,
