@@ -28,7 +28,7 @@ import torch
 import triton
 import triton.language as tl
 
-__all__ = ["INTERPRETED", "gathered_matmul", "launch_config", "segments_of"]
+__all__ = ["INTERPRETED", "gathered_matmul", "launch_config", "segment_sum", "segments_of"]
 
 #: Whether the kernel below was built for Triton's CPU interpreter (``TRITON_INTERPRET=1`` when
 #: this module was first imported); then it runs on CPU tensors, otherwise on CUDA tensors only.
@@ -142,6 +142,69 @@ def _gathered_matmul_kernel(
         tl.store(out_ptr + out_offsets, _round_to_bfloat16(acc), mask=mask)
     else:
         tl.store(out_ptr + out_offsets, acc.to(out_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _segment_sum_kernel(
+    partials_ptr,
+    out_ptr,
+    starts_ptr,
+    out_rows_ptr,
+    size_m,
+    size_n,
+    out_stride_row,
+    out_stride_m,
+    out_stride_n,
+    BLOCK: tl.constexpr,
+):
+    segment = tl.program_id(0).to(tl.int64)
+    offsets = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    size = size_m * size_n
+    mask = offsets < size
+    first = tl.load(starts_ptr + segment)
+    last = tl.load(starts_ptr + segment + 1)
+    acc = tl.zeros((BLOCK,), dtype=tl.float32)
+    for partial in range(first, last):
+        acc += tl.load(partials_ptr + partial * size + offsets, mask=mask, other=0.0)
+    out_row = tl.load(out_rows_ptr + segment)
+    out_offsets = out_row * out_stride_row + (offsets // size_n) * out_stride_m
+    out_offsets += (offsets % size_n) * out_stride_n
+    tl.store(out_ptr + out_offsets, acc, mask=mask)
+
+
+def segment_sum(
+    partials: torch.Tensor, out: torch.Tensor, *, starts: torch.Tensor, out_rows: torch.Tensor
+) -> torch.Tensor:
+    """``out[out_rows[s]] = sum(partials[starts[s]:starts[s+1]])``, summed in index order.
+
+    Args:
+        partials: ``(P, M, N)`` contiguous fp32.
+        out: ``(rows_out, M, N)`` fp32, any strides; rows not in ``out_rows`` are untouched.
+        starts: ``(S + 1,)`` int64 boundaries; out_rows: ``(S,)`` int64 distinct rows.
+
+    Example:
+        >>> out = segment_sum(torch.ones(3, 2, 2), torch.zeros(2, 2, 2),
+        ...                   starts=torch.tensor([0, 1, 3]), out_rows=torch.tensor([1, 0]))
+        >>> out[:, 0, 0]
+        tensor([2., 1.])
+    """
+    if partials.dtype != torch.float32 or out.dtype != torch.float32:
+        raise TypeError(f"segment_sum works in float32, got {partials.dtype} and {out.dtype}")
+    if not partials.is_contiguous() or partials.shape[1:] != out.shape[1:]:
+        raise ValueError(
+            f"partials {tuple(partials.shape)} must be contiguous and match out "
+            f"{tuple(out.shape)} in their last two dimensions"
+        )
+    num_segments = out_rows.shape[0]
+    size_m, size_n = out.shape[1], out.shape[2]
+    if num_segments == 0 or size_m * size_n == 0:
+        return out
+    block = min(1024, triton.next_power_of_2(size_m * size_n))
+    grid = (num_segments, triton.cdiv(size_m * size_n, block))
+    _segment_sum_kernel[grid](
+        partials, out, starts, out_rows, size_m, size_n, *out.stride(), BLOCK=block
+    )
+    return out
 
 
 def _block(size: int, cap: int) -> int:

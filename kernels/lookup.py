@@ -24,11 +24,15 @@ from dataclasses import dataclass
 
 import torch
 
-from .gathered_matmul import INTERPRETED, gathered_matmul, segments_of
+from .gathered_matmul import INTERPRETED, gathered_matmul, segment_sum, segments_of
 
 __all__ = ["LookupPlan", "plan_lookup", "tt_lookup"]
 
 SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+#: Longest run of terms one program reduces serially in a segmented (deterministic) reduction;
+#: longer segments are cut into chunks whose partial sums are added in a second, ordered pass.
+SEGMENT_CHUNK_TERMS = 64
 
 
 @dataclass
@@ -131,6 +135,29 @@ def _forward(
     raise ValueError(f"the TT lookup needs at least 2 cores, got {len(cores)}")
 
 
+def _chunk_boundaries(starts: torch.Tensor, chunk_terms: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split segments ``starts`` into chunks of at most ``chunk_terms`` consecutive terms.
+
+    Returns ``(chunk_starts, chunk_groups)``: the ``(C + 1,)`` boundaries of the chunks, and the
+    ``(S + 1,)`` boundaries of each segment's run of chunks.
+    """
+    lengths = starts[1:] - starts[:-1]
+    chunks_per_segment = torch.div(lengths + chunk_terms - 1, chunk_terms, rounding_mode="floor")
+    chunk_groups = torch.zeros_like(starts)
+    torch.cumsum(chunks_per_segment, 0, out=chunk_groups[1:])
+    num_chunks = int(chunk_groups[-1])
+    segment_of_chunk = torch.repeat_interleave(
+        torch.arange(lengths.shape[0], device=starts.device), chunks_per_segment
+    )
+    index_in_segment = torch.arange(num_chunks, device=starts.device) - chunk_groups[
+        :-1
+    ].repeat_interleave(chunks_per_segment)
+    chunk_starts = torch.empty(num_chunks + 1, dtype=torch.int64, device=starts.device)
+    chunk_starts[:-1] = starts[:-1][segment_of_chunk] + index_in_segment * chunk_terms
+    chunk_starts[-1] = starts[-1]
+    return chunk_starts, chunk_groups
+
+
 def _reduce(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -142,10 +169,28 @@ def _reduce(
     targets_sorted: bool,
     deterministic: bool,
 ) -> None:
-    """``out[targets[t]] += x[x_rows[t]] @ y[y_rows[t]]`` by atomics or sorted segments."""
+    """``out[targets[t]] += x[x_rows[t]] @ y[y_rows[t]]`` by atomics or sorted segments.
+
+    Segments longer than ``SEGMENT_CHUNK_TERMS`` are cut into chunks: one program per chunk
+    stores a partial sum, then :func:`segment_sum` adds each segment's partials in order. The
+    result is as deterministic as one program per segment, with more programs in flight.
+    """
     num_terms = targets.shape[0]
-    if targets_sorted or deterministic:
-        order, starts, out_rows = segments_of(targets, already_sorted=targets_sorted)
+    if not (targets_sorted or deterministic):
+        gathered_matmul(
+            x,
+            y,
+            out,
+            num_terms=num_terms,
+            x_rows=x_rows,
+            y_rows=y_rows,
+            reduction="atomic",
+            out_rows=targets,
+        )
+        return
+    order, starts, out_rows = segments_of(targets, already_sorted=targets_sorted)
+    longest = int((starts[1:] - starts[:-1]).max())
+    if longest <= SEGMENT_CHUNK_TERMS:
         gathered_matmul(
             x,
             y,
@@ -158,17 +203,23 @@ def _reduce(
             order=order,
             starts=starts,
         )
-    else:
-        gathered_matmul(
-            x,
-            y,
-            out,
-            num_terms=num_terms,
-            x_rows=x_rows,
-            y_rows=y_rows,
-            reduction="atomic",
-            out_rows=targets,
-        )
+        return
+    chunk_starts, chunk_groups = _chunk_boundaries(starts, SEGMENT_CHUNK_TERMS)
+    num_chunks = chunk_starts.shape[0] - 1
+    partials = _uninitialized((num_chunks, *out.shape[1:]), torch.float32, out.device)
+    gathered_matmul(
+        x,
+        y,
+        partials,
+        num_terms=num_terms,
+        x_rows=x_rows,
+        y_rows=y_rows,
+        reduction="segments",
+        out_rows=torch.arange(num_chunks, device=out.device),
+        order=order,
+        starts=chunk_starts,
+    )
+    segment_sum(partials, out, starts=chunk_groups, out_rows=out_rows)
 
 
 def _backward(

@@ -193,6 +193,39 @@ def test_deterministic_backward_is_bitwise_reproducible_and_agrees_with_atomics(
         torch.testing.assert_close(atomic[k], first[k], rtol=1e-5, atol=1e-5)
 
 
+def test_long_segments_are_reduced_in_ordered_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    lookup = _lookup_module()
+    monkeypatch.setattr(lookup, "SEGMENT_CHUNK_TERMS", 3)
+    chunk_starts, chunk_groups = lookup._chunk_boundaries(torch.tensor([0, 2, 9, 10]), 3)
+    assert chunk_starts.tolist() == [0, 2, 5, 8, 9, 10]
+    assert chunk_groups.tolist() == [0, 1, 4, 5]
+
+    chunked_segments = []
+
+    def counting_segment_sum(partials, out, *, starts, out_rows):
+        chunked_segments.append(out_rows.numel())
+        return segment_sum(partials, out, starts=starts, out_rows=out_rows)
+
+    segment_sum = lookup.segment_sum
+    monkeypatch.setattr(lookup, "segment_sum", counting_segment_sum)
+
+    p_shapes, q_shapes, ranks, num_rows = CONFIGS["d3-rank16-7"]
+    cores = random_cores(p_shapes, q_shapes, ranks, seed=23)
+    ids = make_ids("clustered", num_rows, 20, 30, seed=23)  # segments of up to ~15 terms
+    grad_rows = torch.randn(ids.shape[0], math.prod(q_shapes)).to(DEVICE)
+    expected_rows, expected_grads = reference_rows_and_grads(cores, ids, grad_rows)
+    runs = []
+    for deterministic in (True, True, False):
+        rows = kernels.tt_lookup(cores, ids, p_shapes, q_shapes, deterministic=deterministic)
+        torch.testing.assert_close(rows.double(), expected_rows, rtol=1e-5, atol=1e-5)
+        runs.append(torch.autograd.grad(rows, cores, grad_rows))
+        for grad, expected in zip(runs[-1], expected_grads, strict=True):
+            torch.testing.assert_close(grad.double(), expected, rtol=1e-5, atol=1e-5)
+    for first, second in zip(runs[0], runs[1], strict=True):
+        assert torch.equal(first, second)
+    assert chunked_segments, "no segment was long enough to be chunked"
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_half_precision_cores_accumulate_in_fp32(dtype: torch.dtype) -> None:
     p_shapes, q_shapes, ranks, num_rows = CONFIGS["d3-rank32"]
@@ -506,24 +539,33 @@ def _compile_cases_in_this_process(cases: list) -> list[tuple[int, int]]:
     if not cuobjdump.exists():
         print(f"no cuobjdump in the Triton wheel at {cuobjdump}")
         sys.exit(3)
-    kernel = gathered_matmul._gathered_matmul_kernel
-    names = kernel.arg_names
     usages = []
     for variant, size_m, size_n, dtypes, capability in cases:
-        reduction, x_row_is_term, y_row_is_term, has_order = variant
-        config = gathered_matmul.launch_config(size_m, size_n, 64)
-        num_warps = config.pop("num_warps")
-        constants = dict(
-            REDUCTION=reduction,
-            X_ROW_IS_TERM=x_row_is_term,
-            Y_ROW_IS_TERM=y_row_is_term,
-            HAS_ORDER=has_order,
-            **config,
-        )
+        if variant is None:  # the second pass of chunked segments
+            kernel = gathered_matmul._segment_sum_kernel
+            num_warps = 4
+            constants = {"BLOCK": 1024}
+            pointers = {"partials_ptr": "*fp32", "out_ptr": "*fp32"}
+            pointers.update(starts_ptr="*i64", out_rows_ptr="*i64")
+        else:
+            kernel = gathered_matmul._gathered_matmul_kernel
+            reduction, x_row_is_term, y_row_is_term, has_order = variant
+            config = gathered_matmul.launch_config(size_m, size_n, 64)
+            num_warps = config.pop("num_warps")
+            constants = dict(
+                REDUCTION=reduction,
+                X_ROW_IS_TERM=x_row_is_term,
+                Y_ROW_IS_TERM=y_row_is_term,
+                HAS_ORDER=has_order,
+                **config,
+            )
+            pointers = {"x_ptr": f"*{dtypes[0]}", "y_ptr": f"*{dtypes[1]}"}
+            pointers["out_ptr"] = f"*{dtypes[2]}"
+            for name in ("x_rows_ptr", "y_rows_ptr", "out_rows_ptr", "order_ptr", "starts_ptr"):
+                pointers[name] = "*i64"
+        names = kernel.arg_names
         signature = {name: "constexpr" if name in constants else "i32" for name in names}
-        signature.update(x_ptr=f"*{dtypes[0]}", y_ptr=f"*{dtypes[1]}", out_ptr=f"*{dtypes[2]}")
-        for name in ("x_rows_ptr", "y_rows_ptr", "out_rows_ptr", "order_ptr", "starts_ptr"):
-            signature[name] = "*i64"
+        signature.update(pointers)
         constexprs = {(names.index(key),): value for key, value in constants.items()}
         compiled = triton.compile(
             ASTSource(kernel, signature, constexprs=constexprs),
@@ -553,7 +595,11 @@ def _assert_compiles_lean(cases: list) -> None:
 def test_kernel_compiles_for_sm90_without_spills() -> None:
     fp32 = ("fp32", "fp32", "fp32")
     _assert_compiles_lean(
-        [(KERNEL_VARIANTS[0], 32, 64, fp32, 90), (KERNEL_VARIANTS[3], 32, 64, fp32, 90)]
+        [
+            (KERNEL_VARIANTS[0], 32, 64, fp32, 90),
+            (KERNEL_VARIANTS[3], 32, 64, fp32, 90),
+            (None, 0, 0, fp32, 90),
+        ]
     )
 
 
@@ -566,6 +612,7 @@ def test_every_kernel_variant_compiles_without_spills() -> None:
         for dtypes in (("bf16", "bf16", "bf16"), ("fp32", "bf16", "fp32")):
             cases.append((variant, 32, 64, dtypes, 90))
         cases.append((variant, 32, 64, ("fp32", "fp32", "fp32"), 80))
+    cases.append((None, 0, 0, ("fp32", "fp32", "fp32"), 80))
     _assert_compiles_lean(cases)
 
 
