@@ -171,7 +171,9 @@ class PermutationCache:
     """Reorderings of one dataset, computed on first use and kept in ``folder``.
 
     ``get(spec)`` returns ``(permutation [N] int64 or None, info dict)``; ``computed`` counts the
-    reorderings actually computed by this object (0 on a resumed run whose files exist).
+    reorderings actually computed by this object (0 on a resumed run whose files exist). A
+    permutation whose ``.npy`` is missing (the results commit keeps only the ``.json`` info) is
+    recomputed; the reordering is deterministic for its seed.
     """
 
     def __init__(self, folder: Path, dataset: Any, p_shapes: Sequence[int], seed: int) -> None:
@@ -193,9 +195,9 @@ class PermutationCache:
 
     def _load(self, spec: str) -> tuple[np.ndarray | None, dict[str, Any]] | None:
         array_path, info_path = self._paths(spec)
-        if not info_path.is_file():
+        info = json.loads(info_path.read_text()) if info_path.is_file() else None
+        if info is None or (info["has_permutation"] and not array_path.is_file()):
             return None
-        info = json.loads(info_path.read_text())
         if info["p_shapes"] != list(self.p_shapes) or info["seed"] != self.seed:
             raise ValueError(
                 f"{info_path} was computed for p_shapes {info['p_shapes']}, seed {info['seed']}; "

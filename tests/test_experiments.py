@@ -142,6 +142,10 @@ def test_cached_permutation_is_the_reordering_with_its_leaf_cut(
     again = sweep_module.PermutationCache(tmp_path, dataset, p_shapes, seed=0)
     loaded, _ = again.get("tt-metis")
     assert again.computed == 0 and np.array_equal(loaded, permutation)
+    # Without its .npy the permutation is recomputed, identically (seeded).
+    (tmp_path / "tt-metis.npy").unlink()
+    recomputed = sweep_module.PermutationCache(tmp_path, dataset, p_shapes, seed=0)
+    assert np.array_equal(recomputed.get("tt-metis")[0], permutation) and recomputed.computed == 1
     with pytest.raises(ValueError, match="seed"):
         sweep_module.PermutationCache(tmp_path, dataset, p_shapes, seed=1).get("tt-metis")
 
