@@ -316,9 +316,13 @@ def _check_inputs(
         )
     rank_in = 1
     for k, core in enumerate(cores):
+        if core.dim() != 4:
+            raise ValueError(
+                f"core {k} must be 4-d (p_k, r_(k-1), q_k, r_k), got {tuple(core.shape)}"
+            )
         rank_out = 1 if k == num_cores - 1 else core.shape[-1]
         expected = (int(p_shapes[k]), rank_in, int(q_shapes[k]), rank_out)
-        if core.dim() != 4 or tuple(core.shape) != expected:
+        if tuple(core.shape) != expected:
             raise ValueError(
                 f"core {k} has shape {tuple(core.shape)}, expected (p_k, r_(k-1), q_k, r_k) = "
                 f"{expected}"
