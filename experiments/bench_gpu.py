@@ -40,10 +40,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tt_gnn.kernels.cost import lookup_cost, terms_per_level
 
 from tt_gnn import kernels
 from tt_gnn.embedding import TTEmbedding
+from tt_gnn.kernels.cost import lookup_cost, terms_per_level
 
 
 @dataclass(frozen=True)

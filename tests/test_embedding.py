@@ -162,3 +162,17 @@ def test_num_rows_in_table_is_exact():
     emb = make(1001, 16)
     assert emb.to_dense().shape == (1001, 16)
     assert math.prod(emb.p_shapes) >= 1001
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_triton_backend_matches_torch_backend(monkeypatch, deterministic):
+    pytest.importorskip("triton")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    ids = torch.tensor([3, 17, 3, 250])
+    reference = make(300, 8, rank=3, seed=5, backend="torch")
+    triton = make(300, 8, rank=3, seed=5, backend="triton", deterministic=deterministic)
+    torch.testing.assert_close(triton(ids), reference(ids), rtol=1e-5, atol=1e-5)
+    triton(ids).square().sum().backward()
+    reference(ids).square().sum().backward()
+    for got, expected in zip(triton.cores, reference.cores):
+        torch.testing.assert_close(got.grad, expected.grad, rtol=1e-4, atol=1e-5)

@@ -533,6 +533,7 @@ def _compile_cases_in_this_process(cases: list) -> list[tuple[int, int]]:
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
+
     from tt_gnn.kernels import gathered_matmul
 
     cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"

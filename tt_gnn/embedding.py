@@ -50,6 +50,9 @@ class TTEmbedding(nn.Module):
         backend: ``"auto"`` (Triton kernels for CUDA cores when Triton is installed, the torch
             path otherwise), ``"torch"`` or ``"triton"`` (forced; on CPU tensors it needs
             ``TRITON_INTERPRET=1``).
+        deterministic: Triton backward only: reduce core gradients in a fixed order (sorted
+            segments) instead of with atomics, for bit-reproducible training. The torch path
+            is always deterministic.
         **init_options: passed to the initializer (``std=`` for ``"gaussian"``: the standard
             deviation of the table's entries, default 1.0 like ``nn.Embedding``).
 
@@ -81,6 +84,7 @@ class TTEmbedding(nn.Module):
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
         backend: str = "auto",
+        deterministic: bool = False,
         **init_options: Any,
     ) -> None:
         super().__init__()
@@ -91,6 +95,7 @@ class TTEmbedding(nn.Module):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.backend = backend
+        self.deterministic = deterministic
         self.init = init
         self.seed = seed
         self.init_options = dict(init_options)
@@ -212,7 +217,13 @@ class TTEmbedding(nn.Module):
         if self._use_triton():
             from tt_gnn.kernels import tt_lookup as triton_tt_lookup
 
-            return triton_tt_lookup(list(self.cores), flat_ids, self.p_shapes, self.q_shapes)
+            return triton_tt_lookup(
+                list(self.cores),
+                flat_ids,
+                self.p_shapes,
+                self.q_shapes,
+                deterministic=self.deterministic,
+            )
         return tt_lookup(list(self.cores), flat_ids, self.p_shapes, self.q_shapes)
 
     def _use_triton(self) -> bool:
