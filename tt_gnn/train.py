@@ -612,7 +612,7 @@ def train(
     sampler = dgl.dataloading.NeighborSampler(list(config.fanouts))
     selection = _selection_key(data)
     epoch = start_epoch
-    stopped_early = False
+    stopped_early = 0 < config.patience <= stopping.bad_evaluations
     while epoch < config.epochs and not stopped_early:
         epoch_started = time.perf_counter()
         seed_everything(_epoch_seed(config.seed, epoch, context.rank))
