@@ -68,6 +68,8 @@ def test_config_validation_names_the_option():
         _small_config(rank=0)
     with pytest.raises(ValueError, match="resume=True needs a checkpoint_dir"):
         _small_config(resume=True)
+    with pytest.raises(ValueError, match="unknown init 'eigen'"):
+        _small_config(init="eigen")
     with pytest.raises(ValueError, match="use_features"):
         _small_config(embedding="features")
 

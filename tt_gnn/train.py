@@ -181,6 +181,13 @@ class TrainConfig:
         if self.embedding == "features" and not self.use_features:
             raise ValueError("embedding='features' needs use_features=True")
         parse_reorder(self.reorder)
+        if self.embedding == "tt":
+            from tt_gnn.init import available_initializers
+
+            if self.init not in available_initializers():
+                raise ValueError(
+                    f"unknown init {self.init!r}; expected one of {available_initializers()}"
+                )
         for name in ("embedding_dim", "rank", "num_cores", "epochs", "eval_every", "batch_size",
                      "hidden", "heads", "eval_chunk_size"):  # fmt: skip
             value = getattr(self, name)
