@@ -26,7 +26,7 @@ _DEMO_DEFAULTS = {
     "rank": 16,
     "embedding_dim": 64,
     "hidden": 64,
-    "epochs": 6,
+    "epochs": 5,
     "batch_size": 512,
     "lr": 0.03,
     "patience": 0,
