@@ -36,7 +36,7 @@ STALE_LOCK_SECONDS = 3 * 3600
 # splits of the larger graphs need few epochs of large batches.
 DATASET_SETTINGS: dict[str, dict[str, object]] = {
     "cora": {"batch_size": 64, "epochs": 200, "eval_every": 1, "patience": 30},
-    "pubmed": {"batch_size": 64, "epochs": 200, "eval_every": 5, "patience": 6},
+    "pubmed": {"batch_size": 16, "epochs": 150, "eval_every": 3, "patience": 10},
     "facebook_pagepage": {"batch_size": 1024, "epochs": 30, "eval_every": 1, "patience": 5},
     "dblp_prone": {"batch_size": 1024, "epochs": 20, "eval_every": 2, "patience": 4},
 }
