@@ -211,3 +211,21 @@ def test_spectral_isolated_nodes_get_zero_rows_at_full_rank():
     table = dense_from_cores(cores, 90)
     assert float(table[88:].abs().max()) < 1e-10
     assert float(table[:88].abs().max()) > 0.1
+
+
+def test_spectral_accepts_dgl_graphs_and_checks_their_size():
+    from tt_gnn._dgl import dgl
+
+    graph = planted_partition_graph(1000, 10, average_degree=12, mixing=0.1, seed=1)
+    shapes = choose_shapes(1000, 8, p_shapes=(10, 10, 10), q_shapes=(2, 2, 2))
+    edges = (torch.from_numpy(graph.src), torch.from_numpy(graph.dst))
+    from_pairs = initialize_cores("spectral", shapes, (1, 4, 4, 1), graph=edges, seed=0)
+    from_dgl = initialize_cores(
+        "spectral", shapes, (1, 4, 4, 1), graph=dgl.graph(edges, num_nodes=1000), seed=0
+    )
+    for core_pairs, core_dgl in zip(from_pairs, from_dgl, strict=True):
+        torch.testing.assert_close(core_pairs, core_dgl)
+    with pytest.raises(ValueError, match="1001 nodes, but num_embeddings=1000"):
+        initialize_cores(
+            "spectral", shapes, (1, 4, 4, 1), graph=dgl.graph(edges, num_nodes=1001), seed=0
+        )
