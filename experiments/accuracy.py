@@ -3,7 +3,8 @@
 Grid: datasets x models x (full | TT rank r x reorder x init) x seeds. Each run writes one JSON
 file (the trainer's metrics) under ``--runs-dir``; a run whose file exists is skipped, and a run
 being computed holds a lock file (created with ``O_EXCL``), so the script can be stopped and
-restarted, and several copies can work on the same grid at once. ``--report`` aggregates every
+restarted, and several copies can work on the same grid at once. A run's output goes to a
+``.log`` file beside its JSON, deleted when the run succeeds. ``--report`` aggregates every
 finished run into a markdown table (mean and standard deviation over seeds).
 
 Usage (the grid is ordered by priority; stop whenever)::
@@ -150,11 +151,11 @@ def run_jobs(jobs: list[Job], runs_dir: Path, workers: int, threads: int) -> Non
             lock = output.with_suffix(".lock")
             if output.exists() or not try_lock(lock):
                 continue
-            log = output.with_suffix(".log").open("w")
-            process = subprocess.Popen(
-                command_for(job, output, threads), env=environment, stdout=log, stderr=log,
-                cwd=PROJECT_ROOT,
-            )  # fmt: skip
+            with output.with_suffix(".log").open("w") as log:
+                process = subprocess.Popen(
+                    command_for(job, output, threads), env=environment, stdout=log, stderr=log,
+                    cwd=PROJECT_ROOT,
+                )  # fmt: skip
             running.append((job, process, lock, time.time()))
         for entry in list(running):
             job, process, lock, started = entry
@@ -162,7 +163,12 @@ def run_jobs(jobs: list[Job], runs_dir: Path, workers: int, threads: int) -> Non
                 continue
             running.remove(entry)
             lock.unlink(missing_ok=True)
-            status = "ok" if process.returncode == 0 else f"FAILED ({process.returncode})"
+            log_path = result_path(runs_dir, job).with_suffix(".log")
+            if process.returncode == 0:
+                status = "ok"
+                log_path.unlink(missing_ok=True)
+            else:
+                status = f"FAILED ({process.returncode}), see {log_path}"
             print(f"{job.name}: {status} in {time.time() - started:.0f} s", flush=True)
         time.sleep(0.5)
 
