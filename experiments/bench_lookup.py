@@ -13,11 +13,17 @@ rows/s over the repeats, and ratios against the naive TT path and sparse ``nn.Em
 Run (products scale, the default)::
 
     python experiments/bench_lookup.py --threads 2 --output experiments/results/bench_lookup.md
+
+glibc returns large freed blocks to the OS, so every large temporary is page-faulted in again
+on the next step; on some VMs that costs more than the arithmetic. Running with
+``MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=4294967296`` keeps them mapped; the
+command line recorded in the output names those variables when they are set.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -164,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     table = to_markdown(benchmark(args), args)
     print(table)
     if args.output:
-        command = "python experiments/bench_lookup.py " + " ".join(sys.argv[1:])
+        allocator = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items())
+                             if k.startswith("MALLOC_"))
+        command = (allocator + " " if allocator else "") + "python experiments/bench_lookup.py "
+        command += " ".join(sys.argv[1:])
         text = f"# TT lookup benchmark (CPU)\n\nCommand: `{command}`\n\n{table}"
         temporary = args.output.with_suffix(".tmp")
         temporary.write_text(text)
