@@ -65,7 +65,7 @@ class TTEmbedding(nn.Module):
         >>> emb(torch.tensor([[0, 5], [2_449_028, 7]])).shape
         torch.Size([2, 2, 128])
         >>> round(emb.compression_ratio)
-        8893
+        1925
     """
 
     def __init__(

@@ -11,7 +11,7 @@ Columns use the same convention with ``q``.
 Example:
     >>> shapes = choose_shapes(2_449_029, 128)
     >>> shapes.p_shapes, shapes.q_shapes, shapes.padding
-    ((125, 140, 140), (4, 4, 8), 971)
+    ((127, 133, 145), (4, 4, 8), 166)
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def factor_num_embeddings(num_embeddings: int, num_cores: int = 3) -> tuple[int,
 
     Example:
         >>> factor_num_embeddings(2_449_029, 3)
-        (125, 140, 140)
+        (127, 133, 145)
     """
     num_embeddings = _positive_int(num_embeddings, "num_embeddings")
     num_cores = _positive_int(num_cores, "num_cores")
@@ -184,9 +184,9 @@ def choose_shapes(
         TTShapes with ``prod(p) >= N`` and ``prod(q) == D``.
 
     Example:
-        >>> s = choose_shapes(100_000, 64)
+        >>> s = choose_shapes(100_003, 64)
         >>> s.p_shapes, s.q_shapes, s.padding
-        ((45, 47, 48), (4, 4, 4), 1520)
+        ((37, 51, 53), (4, 4, 4), 8)
     """
     num_embeddings = _positive_int(num_embeddings, "num_embeddings")
     embedding_dim = _positive_int(embedding_dim, "embedding_dim")
