@@ -91,3 +91,12 @@ def test_train_nproc_2_through_the_console_entry_point(tmp_path):
     metrics = json.loads(output.read_text())
     assert metrics["world_size"] == 2 and metrics["epochs"] == 1
     assert completed.stdout.count("epoch   1/1") == 1, "only rank 0 prints"
+
+
+def test_unknown_dataset_is_one_line_error_with_status_2(capsys):
+    from tt_gnn.cli import main
+
+    assert main(["train", "--dataset", "no-such-dataset", "--epochs", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "tt-gnn train: error:" in error and "no-such-dataset" in error
+    assert "Traceback" not in error

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+
+# Errors that bad input (arguments, files, sizes) raises across tt-gnn: reported in one line with
+# exit status 2 instead of a traceback; set TT_GNN_DEBUG=1 to see the traceback.
+USER_ERRORS = (ValueError, IndexError, MemoryError, OSError)
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -43,7 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tt-gnn: {missing}", file=sys.stderr)
         return 2
     module = importlib.import_module(args._module)
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except USER_ERRORS as error:
+        if os.environ.get("TT_GNN_DEBUG"):
+            raise
+        print(f"tt-gnn {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
