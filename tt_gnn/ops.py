@@ -4,17 +4,18 @@ Both take cores ``G_k`` of shape ``(p_k, r_{k-1}, q_k, r_k)`` and flat int64 ``i
 caller has validated (``0 <= id < prod(p)``), and return rows of shape ``(n, prod(q))``.
 
 The fast path (:func:`tt_lookup`) is a :class:`torch.autograd.Function` built on one idea: in a
-batch, ids repeat and, far more often, share leading digits (a reordered graph puts neighbours in
-the same TT block). It sorts the distinct ids once and walks the digit levels ``k = 1 .. d``,
-keeping only the distinct prefixes ``(i_1, ..., i_k)`` at each level. The partial product of a
-prefix,
+batch, ids share leading digits (a reordered graph puts neighbours in the same TT block). One
+sort of the prefixes ``(i_1, ..., i_{d-1})`` gives the distinct prefixes at every level
+``k = 1 .. d-1``. The partial product of a prefix,
 
     X_k[u] = G_1[i_1] G_2[i_2] ... G_k[i_k]        shape (q_1 * ... * q_k, r_k),
 
-is computed once from its parent ``X_{k-1}`` with one batched matmul per level; the last core is
-contracted row by row against the row's prefix. The backward pass
-walks the levels in reverse, scattering gradients into the cores with ``index_add_`` per distinct
-prefix; it never gathers per-row slices of every core the way the naive path does.
+is computed once from its parent ``X_{k-1}``: as one large matmul of every parent with every
+slice of ``G_k`` when most (parent, digit) pairs occur in the batch, otherwise as batched
+matmuls over the distinct prefixes in ~4 MB chunks. The last core is contracted row by row
+against the row's prefix, in input order. The backward pass walks the levels in reverse and
+scatters gradients into the cores with ``index_add_``; it never gathers per-row slices of every
+core the way the naive path does.
 
 Cost per level ``k``: ``2 * U_k * Q_{k-1} * r_{k-1} * q_k * r_k`` flops, where ``U_k`` is the
 number of distinct prefixes of length ``k`` and ``Q_{k-1} = q_1 * ... * q_{k-1}``. For random
