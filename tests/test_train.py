@@ -208,3 +208,20 @@ def test_multilabel_dataset_reports_its_metric(small_dataset):
     assert metrics["metric"] == "micro_f1"
     assert 0.0 <= metrics["test_micro_f1"] <= 1.0 and 0.0 <= metrics["val_micro_f1"] <= 1.0
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
+
+
+def test_precomputed_permutation_gives_the_same_run(small_dataset):
+    from tt_gnn.reorder import reorder_graph
+
+    config = _small_config(reorder="tt-metis", epochs=1)
+    computed = train(config, dataset=small_dataset)
+    p_shapes = computed.model.node_input.p_shapes
+    _, report = reorder_graph(small_dataset.graph, p_shapes, method="tt-metis", seed=config.seed)
+    given = train(config, dataset=small_dataset, permutation=report.permutation)
+    for a, b in zip(computed.model.state_dict().values(), given.model.state_dict().values()):
+        assert torch.equal(a, b)
+    shuffled = train(config, dataset=small_dataset, permutation=torch.randperm(600))
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(computed.model.state_dict().values(), shuffled.model.state_dict().values())
+    )

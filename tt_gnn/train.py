@@ -555,6 +555,7 @@ def train(
     config: TrainConfig,
     *,
     dataset: Any = None,
+    permutation: torch.Tensor | None = None,
     context: DistributedContext | None = None,
     on_step: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
@@ -563,6 +564,10 @@ def train(
     Args:
         config: the options.
         dataset: use this ``NodeDataset`` instead of loading ``config.dataset``.
+        permutation: a precomputed ``new -> old`` node order (e.g. from
+            :func:`tt_gnn.reorder.reorder_graph`, reused across runs) applied instead of
+            computing ``config.reorder``; ``config.reorder`` should still describe it, since it
+            is what the metrics report. A resumed run uses the checkpoint's permutation.
         context: data-parallel context (default: one process on ``config.device``); the
             process group must already exist (``tt_gnn.distributed.initialize``).
         on_step: called as ``on_step(epoch, step)`` after every optimizer step (hooks for
@@ -583,8 +588,9 @@ def train(
     if config.resume and checkpoint_path(config.checkpoint_dir).is_file():
         checkpoint = load_checkpoint(checkpoint_path(config.checkpoint_dir))
         _check_resumable(checkpoint, config, context.world_size)
-    saved_permutation = None if checkpoint is None else checkpoint.get("permutation")
-    prepared = prepare_data(config, dataset=dataset, permutation=saved_permutation, context=context)
+    if checkpoint is not None and checkpoint.get("permutation") is not None:
+        permutation = checkpoint["permutation"]
+    prepared = prepare_data(config, dataset=dataset, permutation=permutation, context=context)
     data = prepared.dataset
     model, embedding_parameters, compression_ratio = build_classifier(config, prepared)
     model = model.to(context.device)
