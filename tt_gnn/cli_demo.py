@@ -14,10 +14,9 @@ Example::
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from tt_gnn.cli_train import add_training_arguments, resolve_fanouts
+from tt_gnn.cli_train import add_training_arguments, training_options
 from tt_gnn.train import TrainConfig
 
 __all__ = ["add_arguments", "run", "format_table"]
@@ -79,44 +78,22 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo; returns the exit status."""
+    """Run the demo; returns the exit status (bad options raise ``ValueError``, which
+    ``tt_gnn.cli.main`` reports with status 2)."""
     from tt_gnn.train import train
 
-    try:
-        fanouts = resolve_fanouts(args.fanouts or (5,) * (args.layers or 2), args.layers)
-        common = dict(
-            dataset="synthetic",
-            dataset_options={"num_nodes": args.num_nodes},
-            model=args.model,
-            embedding_dim=args.embedding_dim,
-            num_cores=args.num_cores,
-            p_shapes=args.p_shapes,
-            q_shapes=args.q_shapes,
-            init=args.init,
-            hidden=args.hidden,
-            heads=args.heads,
-            dropout=args.dropout,
-            seed=args.seed,
-            epochs=args.epochs,
-            patience=args.patience,
-            eval_every=args.eval_every,
-            batch_size=args.batch_size,
-            fanouts=fanouts,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            rank=args.rank,
-            progress=False if args.no_progress else None,
-        )
-        runs = [
-            ("full (nn.Embedding)", TrainConfig(embedding="full", reorder="none", **common)),
-            (
-                f"TT rank {args.rank}",
-                TrainConfig(embedding="tt", reorder=args.reorder or "tt-metis", **common),
-            ),
-        ]
-    except ValueError as error:
-        print(f"tt-gnn demo: {error}", file=sys.stderr)
-        return 2
+    common = dict(
+        dataset="synthetic",
+        dataset_options={"num_nodes": args.num_nodes},
+        **training_options(args, default_fanout=5),
+    )
+    runs = [
+        ("full (nn.Embedding)", TrainConfig(embedding="full", reorder="none", **common)),
+        (
+            f"TT rank {args.rank}",
+            TrainConfig(embedding="tt", reorder=args.reorder or "tt-metis", **common),
+        ),
+    ]
     rows = []
     for label, config in runs:
         print(f"\n== {label}, reorder {config.reorder} ==", flush=True)

@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import Any
 
 from tt_gnn.distributed import parse_devices
 from tt_gnn.models import MODEL_NAMES
@@ -125,18 +125,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_fanouts(fanouts: tuple[int, ...] | None, layers: int | None) -> tuple[int, ...]:
-    """Combine ``--fanouts`` and ``--layers`` (10 per layer, 2 layers by default)."""
+def resolve_fanouts(
+    fanouts: tuple[int, ...] | None, layers: int | None, default_fanout: int = 10
+) -> tuple[int, ...]:
+    """Combine ``--fanouts`` and ``--layers`` (``default_fanout`` per layer, 2 layers by
+    default)."""
     if layers is not None and layers < 1:
         raise ValueError(f"--layers must be >= 1, got {layers}")
     if fanouts is None:
-        return (10,) * (layers or 2)
+        return (default_fanout,) * (layers or 2)
     if layers is not None and layers != len(fanouts):
         raise ValueError(
             f"--layers {layers} does not match --fanouts {','.join(map(str, fanouts))} "
             f"({len(fanouts)} layers)"
         )
     return fanouts
+
+
+def training_options(args: argparse.Namespace, default_fanout: int = 10) -> dict[str, Any]:
+    """``TrainConfig`` keyword arguments for the options of :func:`add_training_arguments`
+    (``--reorder`` excluded: each command has its own default)."""
+    return dict(
+        model=args.model,
+        rank=args.rank,
+        embedding_dim=args.embedding_dim,
+        num_cores=args.num_cores,
+        p_shapes=args.p_shapes,
+        q_shapes=args.q_shapes,
+        init=args.init,
+        hidden=args.hidden,
+        heads=args.heads,
+        dropout=args.dropout,
+        seed=args.seed,
+        epochs=args.epochs,
+        patience=args.patience,
+        eval_every=args.eval_every,
+        batch_size=args.batch_size,
+        fanouts=resolve_fanouts(args.fanouts, args.layers, default_fanout),
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        progress=False if args.no_progress else None,
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -152,43 +181,22 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         split=args.split,
         split_seed=args.split_seed,
         use_features=args.embedding == "features",
-        model=args.model,
         embedding=args.embedding,
-        embedding_dim=args.embedding_dim,
-        rank=args.rank,
-        num_cores=args.num_cores,
-        p_shapes=args.p_shapes,
-        q_shapes=args.q_shapes,
-        init=args.init,
         reorder=args.reorder or "none",
-        seed=args.seed,
-        epochs=args.epochs,
-        patience=args.patience,
-        eval_every=args.eval_every,
-        batch_size=args.batch_size,
-        fanouts=resolve_fanouts(args.fanouts, args.layers),
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        hidden=args.hidden,
-        heads=args.heads,
-        dropout=args.dropout,
         checkpoint_dir=args.checkpoint_dir,
         resume=args.resume,
         output_json=args.output_json,
-        progress=False if args.no_progress else None,
         dataset_options=dataset_options,
+        **training_options(args),
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``tt-gnn train``; returns the exit status."""
+    """Run ``tt-gnn train``; returns the exit status (bad options raise ``ValueError``, which
+    ``tt_gnn.cli.main`` reports with status 2)."""
     from tt_gnn.train import run as run_training
 
-    try:
-        config = config_from_args(args)
-    except ValueError as error:
-        print(f"tt-gnn train: {error}", file=sys.stderr)
-        return 2
+    config = config_from_args(args)
     nproc = args.nproc
     if args.devices and nproc == 1:
         nproc = len(args.devices)
