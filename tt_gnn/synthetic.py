@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tt_gnn.datasets.common import sorted_unique
+
 __all__ = ["SyntheticGraph", "planted_partition_graph"]
 
 
@@ -98,9 +100,7 @@ def planted_partition_graph(
     low, high = np.minimum(src, dst), np.maximum(src, dst)
     del src, dst
     keep = low != high
-    keys = np.sort(low[keep] * num_nodes + high[keep])
-    # sort + mask: np.unique on int64 is many times slower than a plain sort in numpy 2.x
-    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    keys = sorted_unique(low[keep] * num_nodes + high[keep])
     del low, high, keep
     src, dst = np.divmod(keys, num_nodes)
 
