@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tt_gnn.decomposition import available_memory_bytes, tt_svd
 from tt_gnn.init import Initializer, core_shapes, initialize_cores
 from tt_gnn.ops import tt_lookup
 from tt_gnn.shapes import TTShapes, choose_shapes
@@ -178,8 +179,6 @@ class TTEmbedding(nn.Module):
             >>> torch.allclose(emb.to_dense(), table)
             True
         """
-        from tt_gnn.decomposition import tt_svd
-
         if isinstance(weight, nn.Embedding):
             weight = weight.weight
         weight = weight.detach()
@@ -320,15 +319,11 @@ def _tt_ranks(num_cores: int, rank: int, ranks: Sequence[int] | None) -> tuple[i
     return (1, *internal, 1)
 
 
-def _available_bytes(device: torch.device) -> int:
+def _available_bytes(device: torch.device) -> float:
+    """Free memory on ``device``: CUDA's free bytes, else the host's ``MemAvailable`` (inf where
+    that cannot be read)."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return math.inf  # type: ignore[return-value]
+        return float(free)
+    available = available_memory_bytes()
+    return math.inf if available is None else float(available)
