@@ -170,9 +170,9 @@ def _level_forward(
     """
     if _is_dense(previous, matrices, parents.shape[0]):
         # One (U*Q, r) @ (r, p*c) matmul; its (u, a, v, c) layout is gathered without a copy.
-        num_parents, width = previous.shape[1], matrices.shape[2]
+        num_columns, width = previous.shape[1], matrices.shape[2]  # Q and c
         block = previous.reshape(-1, previous.shape[2]) @ _side_by_side(matrices)
-        block = block.view(previous.shape[0], num_parents, matrices.shape[0], width)
+        block = block.view(previous.shape[0], num_columns, matrices.shape[0], width)
         return block[parents, :, digits, :]
     product = previous.new_empty(parents.shape[0], previous.shape[1], matrices.shape[2])
     row_bytes = (previous[0].numel() + matrices[0].numel()) * previous.element_size()
@@ -195,13 +195,13 @@ def _level_backward(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Gradients of :func:`_level_forward` w.r.t. ``previous`` and ``matrices``."""
     if _is_dense(previous, matrices, parents.shape[0]):
-        num_prefixes, width = previous.shape[1], matrices.shape[2]
-        block = previous.new_zeros(previous.shape[0], num_prefixes, matrices.shape[0], width)
-        columns = torch.arange(num_prefixes, device=parents.device)
+        num_columns, width = previous.shape[1], matrices.shape[2]  # Q and c
+        block = previous.new_zeros(previous.shape[0], num_columns, matrices.shape[0], width)
+        columns = torch.arange(num_columns, device=parents.device)
         block.index_put_(
             (parents[:, None], columns[None, :], digits[:, None]), grad_product, accumulate=True
         )
-        block = block.view(previous.shape[0] * num_prefixes, -1)
+        block = block.view(previous.shape[0] * num_columns, -1)
         grad_matrices = None
         if need_matrices_grad:
             side = previous.reshape(-1, previous.shape[2]).T @ block  # (r, p * c)
