@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import string
 from collections.abc import Sequence
 
 import torch
 
 
-def dense_from_cores(cores: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Materialize the full ``prod(p) x prod(q)`` table with one einsum over all cores.
+def dense_from_cores(
+    cores: Sequence[torch.Tensor], num_rows: int | None = None
+) -> torch.Tensor:
+    """Materialize the full ``prod(p) x prod(q)`` table with one einsum over all cores
+    (its first ``num_rows`` rows when given).
 
     Core k is ``(p_k, r_{k-1}, q_k, r_k)``; the result is indexed by row digits then column
     digits, each in row-major order, which is exactly the TT-matrix definition.
@@ -22,10 +26,8 @@ def dense_from_cores(cores: Sequence[torch.Tensor]) -> torch.Tensor:
     terms = [f"{row[k]}{rank[k]}{col[k]}{rank[k + 1]}" for k in range(d)]
     expression = ",".join(terms) + "->" + "".join(row) + "".join(col) + rank[0] + rank[d]
     full = torch.einsum(expression, *cores)
-    num_rows = 1
-    for core in cores:
-        num_rows *= core.shape[0]
-    return full.reshape(num_rows, -1)
+    capacity = math.prod(core.shape[0] for core in cores)
+    return full.reshape(capacity, -1)[: capacity if num_rows is None else num_rows]
 
 
 def random_cores(

@@ -8,17 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.reference import dense_from_cores
 from tt_gnn.decomposition import maximal_tt_ranks, tt_svd
-
-
-def dense_from_cores(cores: list[torch.Tensor], num_rows: int) -> torch.Tensor:
-    """Reference: the full padded table by one einsum per core, then the first rows."""
-    table = cores[0][:, 0, :, :]  # (p1, q1, r1)
-    for core in cores[1:]:
-        table = torch.einsum("PQa,paqb->PpQqb", table, core)
-        big_p, p, big_q, q, rank = table.shape
-        table = table.reshape(big_p * p, big_q * q, rank)
-    return table[:num_rows, :, 0]
 
 
 def brute_force_tt_svd_error(weight: torch.Tensor, p_shapes, q_shapes, ranks) -> float:

@@ -9,19 +9,10 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from tests.reference import dense_from_cores
 from tt_gnn.init import available_initializers, initialize_cores
 from tt_gnn.shapes import choose_shapes
 from tt_gnn.synthetic import planted_partition_graph
-
-
-def dense_from_cores(cores: list[torch.Tensor], num_rows: int) -> torch.Tensor:
-    """Reference: the full padded table by one einsum per core, then the first rows."""
-    table = cores[0][:, 0, :, :]
-    for core in cores[1:]:
-        table = torch.einsum("PQa,paqb->PpQqb", table, core)
-        big_p, p, big_q, q, rank = table.shape
-        table = table.reshape(big_p * p, big_q * q, rank)
-    return table[:num_rows, :, 0]
 
 
 def test_registry_lists_all_initializers():

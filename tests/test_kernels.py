@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.reference import dense_from_cores
 from tt_gnn import kernels
 
 pytestmark = pytest.mark.skipif(not kernels.triton_available(), reason="Triton is not installed")
@@ -53,23 +54,12 @@ def _poison_uninitialized(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- references ------------------------------------------------------------------------------
 
 
-def dense_table(cores: list[torch.Tensor]) -> torch.Tensor:
-    """The full ``prod(p) x prod(q)`` table by chained einsums (row-major mixed radix)."""
-    first = cores[0]
-    table = first.reshape(first.shape[0], first.shape[2], first.shape[3])  # (P, Q, r)
-    for core in cores[1:]:
-        table = torch.einsum("PQa,paqb->PpQqb", table, core)
-        rows, p, cols, q, rank = table.shape
-        table = table.reshape(rows * p, cols * q, rank)
-    return table.reshape(table.shape[0], -1)
-
-
 def reference_rows_and_grads(
     cores: list[torch.Tensor], ids: torch.Tensor, grad_rows: torch.Tensor
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Rows and core gradients of ``sum(rows * grad_rows)`` in float64 from the dense table."""
     cores64 = [core.detach().double().requires_grad_(True) for core in cores]
-    rows = dense_table(cores64)[ids]
+    rows = dense_from_cores(cores64)[ids]
     grads = torch.autograd.grad(rows, cores64, grad_rows.double())
     return rows.detach(), list(grads)
 
@@ -514,6 +504,10 @@ def compile_resource_usage(
     process without ``TRITON_INTERPRET``, where the kernel is decorated for the GPU.
     """
     environment = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    project_root = str(Path(__file__).resolve().parents[1])  # for ``tests.reference``
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [project_root, environment.get("PYTHONPATH")])
+    )
     result = subprocess.run(
         [sys.executable, __file__, json.dumps(cases)],
         env=environment,
