@@ -34,7 +34,7 @@ def _assert_canonical_undirected(graph) -> None:
     assert len(edges) == len(set(edges)), "duplicate edges"
     assert all(u != v for u, v in edges), "self-loops"
     assert set(edges) == {(v, u) for u, v in edges}, "not symmetric"
-    assert graph.idtype == torch.int64 and graph.device == torch.device("cpu")
+    assert graph.indices.dtype == torch.int64 and graph.device == torch.device("cpu")
 
 
 def _assert_valid_split(dataset: NodeDataset) -> None:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tt_gnn import TTEmbedding
-from tt_gnn._dgl import dgl, graphbolt_available
+from tt_gnn.dgl import dgl, graphbolt_available
 
 
 def small_graph(num_nodes=60, num_edges=300, seed=0):

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tt_gnn._dgl import dgl
 from tt_gnn.data import load_dataset
+from tt_gnn.dgl import dgl
+from tt_gnn.dgl.convert import to_dgl
 from tt_gnn.distributed import DistributedContext, gather_rows, parse_devices, spawn
 from tt_gnn.models import shard_bounds
 from tt_gnn.train import TrainConfig, build_classifier, prepare_data, train
@@ -73,7 +74,7 @@ def _single_process_reference(dataset):
     for step in range(per_rank // BATCH_PER_RANK):
         window = slice(step * BATCH_PER_RANK, (step + 1) * BATCH_PER_RANK)
         seeds = torch.cat([shard[window] for shard in shards])
-        input_ids, output_ids, blocks = sampler.sample_blocks(dataset.graph, seeds)
+        input_ids, output_ids, blocks = sampler.sample_blocks(to_dgl(dataset.graph), seeds)
         loss = torch.nn.functional.cross_entropy(
             model(blocks, input_ids), dataset.labels[output_ids]
         )

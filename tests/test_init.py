@@ -205,7 +205,7 @@ def test_spectral_isolated_nodes_get_zero_rows_at_full_rank():
 
 
 def test_spectral_accepts_dgl_graphs_and_checks_their_size():
-    from tt_gnn._dgl import dgl
+    from tt_gnn.dgl import dgl
 
     graph = planted_partition_graph(1000, 10, average_degree=12, mixing=0.1, seed=1)
     shapes = choose_shapes(1000, 8, p_shapes=(10, 10, 10), q_shapes=(2, 2, 2))

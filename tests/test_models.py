@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tt_gnn._dgl import dgl
+from tt_gnn.dgl import dgl
 from tt_gnn.models import GAT, GraphSAGE, NodeFeatures, build_model, shard_bounds
 
 

@@ -98,7 +98,7 @@ def test_arxiv_layout_loads_through_ogb(tmp_path: Path, no_prompt: None) -> None
     expected = _symmetric_edge_set(written["edges"][:, 0], written["edges"][:, 1])
     edges = _graph_edge_list(dataset.graph)
     assert len(edges) == len(set(edges)) and set(edges) == expected
-    assert dataset.graph.idtype == torch.int64
+    assert dataset.graph.indices.dtype == torch.int64
     # OGB cached its processed DGL file: the second load reads that instead of the CSVs.
     assert (tmp_path / "ogbn_arxiv" / "processed" / "dgl_data_processed").is_file()
     again = load_dataset("ogbn-arxiv", root=tmp_path, use_features=True)

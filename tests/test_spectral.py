@@ -101,7 +101,7 @@ def test_too_many_vectors_names_the_limit():
 
 
 def test_graph_inputs_agree_and_seed_reproduces():
-    from tt_gnn._dgl import dgl
+    from tt_gnn.dgl import dgl
 
     src, dst, num_nodes = community_graph()
     first = laplacian_eigenvectors((src, dst), 4, num_nodes=num_nodes, seed=3)

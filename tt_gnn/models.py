@@ -9,7 +9,7 @@ embedding table is never materialized.
 
 Example:
     >>> import torch
-    >>> from tt_gnn._dgl import dgl
+    >>> from tt_gnn.dgl import dgl
     >>> model = build_model("sage", torch.nn.Embedding(100, 16), 16, 32, 4, num_layers=2)
     >>> graph = dgl.add_self_loop(dgl.rand_graph(100, 400))
     >>> model.layerwise_inference(graph, chunk_size=50).shape
@@ -25,7 +25,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from tt_gnn._dgl import dgl
+from tt_gnn.dgl import dgl
+from tt_gnn.dgl.convert import to_dgl
+from tt_gnn.graph import Graph
 
 __all__ = [
     "NodeFeatures",
@@ -168,6 +170,8 @@ class NodeClassifier(nn.Module):
         if (shard is None) != (gather is None):
             raise ValueError("shard and gather must be given together")
         device = torch.device(device) if device is not None else _module_device(self)
+        if isinstance(graph, Graph):
+            graph = to_dgl(graph)
         num_nodes = graph.num_nodes()
         if output_nodes is None:
             output_nodes = torch.arange(num_nodes)

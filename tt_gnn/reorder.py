@@ -20,14 +20,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
-from tt_gnn.graph import GraphLike, edge_arrays, is_dgl_graph, symmetric_adjacency
+from tt_gnn.checks import is_integer
+from tt_gnn.graph import GraphLike, edge_arrays, relabel_graph, symmetric_adjacency
 from tt_gnn.partition import flat_metis_order, tt_partition_order
 from tt_gnn.shapes import choose_shapes
 
-__all__ = ["METHODS", "BlockLevelStats", "ReorderReport", "reorder_graph", "block_edge_cuts"]
+__all__ = [
+    "METHODS",
+    "BlockLevelStats",
+    "ReorderReport",
+    "compute_order",
+    "parse_method",
+    "reorder_graph",
+    "block_edge_cuts",
+]
 
 METHODS = ("tt-metis", "metis", "random", "none")
 
@@ -234,44 +242,44 @@ def _homophily(
     return edge, leaf_pairs, chance
 
 
-def _relabeled_graph(
-    graph: GraphLike,
-    src: np.ndarray,
-    dst: np.ndarray,
-    permutation: np.ndarray,
-    inverse: np.ndarray,
-) -> Any:
-    """``graph`` with node ``old`` renamed ``inverse[old]``, in the input's own type."""
-    if is_dgl_graph(graph):
-        from tt_gnn._dgl import dgl
+def parse_method(method: str, num_parts: int | None = None) -> tuple[str, int | None]:
+    """One spelling of a reorder method everywhere (API, CLI, trainer).
 
-        device = graph.device
-        new_graph = dgl.graph(
-            (torch.from_numpy(inverse[src]), torch.from_numpy(inverse[dst])),
-            num_nodes=graph.num_nodes(),
-            idtype=graph.idtype,
-        ).to(device)
-        node_order = torch.from_numpy(permutation).to(device)
-        for key, value in graph.ndata.items():
-            new_graph.ndata[key] = value[node_order.to(value.device)]
-        for key, value in graph.edata.items():
-            new_graph.edata[key] = value
-        new_graph.ndata[dgl.NID] = node_order.to(graph.idtype)
-        return new_graph
-    if sp.issparse(graph):
-        coo = graph.tocoo()
-        relabeled = sp.coo_matrix(
-            (coo.data, (inverse[coo.row], inverse[coo.col])), shape=graph.shape
-        )
-        return relabeled.asformat(graph.format)
-    first = graph[0]
-    if isinstance(first, torch.Tensor):
-        mapping = torch.from_numpy(inverse).to(first.device)
-        return mapping[graph[0].long()], mapping[graph[1].long()]
-    return inverse[src], inverse[dst]
+    ``"tt-metis"``, ``"metis"`` (as many parts as leaf blocks), ``"metis:<k>"`` (``k >= 2``
+    parts), ``"random"`` or ``"none"``. ``num_parts`` is the older way to give ``k``; it is
+    accepted with ``"metis"`` only, and 0 means "keep the original order".
+
+    Example:
+        >>> parse_method("metis:16"), parse_method("tt-metis"), parse_method("metis", 0)
+        (('metis', 16), ('tt-metis', None), ('none', None))
+    """
+    expected = "expected 'tt-metis', 'metis', 'metis:<k>' (k >= 2), 'random' or 'none'"
+    if not isinstance(method, str):
+        raise ValueError(f"invalid reorder method {method!r}: {expected}")
+    name, parts = method, None
+    if method.startswith("metis:"):
+        text = method.split(":", 1)[1]
+        if not (text.isdigit() and int(text) >= 2):
+            raise ValueError(f"invalid reorder method {method!r}: {expected}")
+        name, parts = "metis", int(text)
+    elif method not in METHODS:
+        raise ValueError(f"invalid reorder method {method!r}: {expected}")
+    if num_parts is not None:
+        if not is_integer(num_parts) or int(num_parts) < 0:
+            raise ValueError(f"num_parts must be a non-negative integer, got {num_parts!r}")
+        if int(num_parts) == 0:
+            return "none", None
+        if name != "metis":
+            raise ValueError(
+                f"num_parts={num_parts} applies to method='metis' only, got method={method!r}"
+            )
+        if parts is not None and parts != int(num_parts):
+            raise ValueError(f"method={method!r} contradicts num_parts={num_parts}")
+        parts = int(num_parts)
+    return name, parts
 
 
-def reorder_graph(
+def compute_order(
     g: GraphLike,
     p_shapes: Sequence[int] | Any | None = None,
     *,
@@ -281,64 +289,27 @@ def reorder_graph(
     labels: Any = None,
     num_nodes: int | None = None,
     num_cores: int = 3,
-) -> tuple[Any, ReorderReport]:
-    """Relabel ``g`` so that new id == TT row and TT blocks hold graph partitions.
+) -> ReorderReport:
+    """The node order of :func:`reorder_graph` and its report, without relabeling anything.
 
-    Args:
-        g: a homogeneous ``DGLGraph``, a square ``scipy.sparse`` matrix, or a ``(src, dst)``
-            pair of integer arrays/tensors. Directed graphs are symmetrized for partitioning;
-            self-loops and duplicate edges are ignored there but kept in the returned graph.
-        p_shapes: TT row factors ``(p_1, ..., p_d)`` with ``prod >= N``, an object with a
-            ``p_shapes`` attribute (a ``TTEmbedding``), or None to choose them as
-            ``TTEmbedding`` would for ``num_cores`` cores.
-        method: ``"tt-metis"`` (default) recursive partition aligned to ``p_shapes``: level 1
-            splits the nodes into blocks of exactly ``p_2*...*p_d`` (last one partial), each
-            block into blocks of ``p_3*...*p_d``, ..., down to leaves of ``p_d``; METIS then an
-            exact-size greedy fix-up at each level. ``"metis"``: one flat METIS call into
-            ``num_parts`` parts (default: the number of leaf blocks), ids contiguous per part
-            in old-id order. ``"random"``: a seeded random permutation. ``"none"``: keep ids.
-        num_parts: parts for ``method="metis"``; 0 means keep the original order (any
-            method). Must be in ``[0, N]``.
-        seed: METIS and random seed; the result is deterministic for a given seed.
-        labels: optional int class ids ``[N]`` (-1 = unknown) for the homophily report.
-        num_nodes: node count for a ``(src, dst)`` pair (default ``max id + 1``).
-        num_cores: ``d`` when ``p_shapes`` is None (default 3).
-
-    Returns:
-        ``(new_graph, report)``. ``new_graph`` has node ``new`` = old node
-        ``report.permutation[new]``: for a DGLGraph, a new DGLGraph with ``ndata``/``edata``
-        carried over (edges in their original order) and the old ids in ``ndata[dgl.NID]``;
-        for a scipy matrix, the permuted matrix ``P A P^T`` in the input's format; for a
-        ``(src, dst)`` pair, the relabeled pair (tensors for tensor input, else numpy).
-
-    Raises:
-        ValueError: negative or out-of-range ids, a non-square matrix, ``p_shapes`` with a
-            product below N, ``num_parts`` < 0 or > N, an unknown method, or mismatched labels.
+    Same arguments as :func:`reorder_graph`; apply the order with
+    :func:`tt_gnn.graph.relabel_graph` (``report.permutation[new] = old``).
 
     Example:
-        >>> (src, dst), report = reorder_graph(([0, 1, 2], [3, 4, 5]), p_shapes=(3, 2))
-        >>> report.leaf_edge_cut, report.levels[-1].block_size
-        (0, 2)
+        >>> report = compute_order(([0, 1, 2], [3, 4, 5]), p_shapes=(3, 2))
+        >>> report.leaf_edge_cut, report.permutation.shape
+        (0, (6,))
     """
     started = time.perf_counter()
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    method, num_parts = parse_method(method, num_parts)
     src, dst, total = edge_arrays(g, num_nodes)
     shape = _resolve_p_shapes(p_shapes, total, num_cores)
-    if num_parts is not None:
-        if isinstance(num_parts, bool) or not isinstance(num_parts, (int, np.integer)):
-            raise TypeError(f"num_parts must be an int, got {num_parts!r}")
-        if not 0 <= num_parts <= total:
-            raise ValueError(f"num_parts must be in [0, num_nodes={total}], got {num_parts}")
-        if num_parts == 0:
-            method = "none"
-        elif method != "metis":
-            raise ValueError(
-                f"num_parts={num_parts} applies to method='metis' only, got method={method!r}"
-            )
+    if num_parts is not None and num_parts > total:
+        raise ValueError(f"num_parts must be in [0, num_nodes={total}], got {num_parts}")
     label_array = None if labels is None else _as_labels(labels, total)
 
     adjacency = symmetric_adjacency((src, dst), num_nodes=total, dtype=np.int8)
+    del src, dst
     indptr = adjacency.indptr.astype(np.int64)
     indices = adjacency.indices.astype(np.int64)
     del adjacency
@@ -371,7 +342,74 @@ def reorder_graph(
         report.partition = partition
     report.metis_seconds = metis_seconds
     report.seed = seed
-    new_graph = _relabeled_graph(g, src, dst, permutation, inverse)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def reorder_graph(
+    g: GraphLike,
+    p_shapes: Sequence[int] | Any | None = None,
+    *,
+    method: str = "tt-metis",
+    num_parts: int | None = None,
+    seed: int = 0,
+    labels: Any = None,
+    num_nodes: int | None = None,
+    num_cores: int = 3,
+) -> tuple[Any, ReorderReport]:
+    """Relabel ``g`` so that new id == TT row and TT blocks hold graph partitions.
+
+    This is :func:`compute_order` followed by :func:`tt_gnn.graph.relabel_graph`; callers
+    that need only the order should call :func:`compute_order`.
+
+    Args:
+        g: a :class:`tt_gnn.graph.Graph`, a homogeneous ``DGLGraph``, a PyG ``Data``, a square
+            ``scipy.sparse`` matrix, or a ``(src, dst)`` pair of integer arrays/tensors.
+            Directed graphs are symmetrized for partitioning; self-loops and duplicate edges
+            are ignored there but kept in the returned graph.
+        p_shapes: TT row factors ``(p_1, ..., p_d)`` with ``prod >= N``, an object with a
+            ``p_shapes`` attribute (a ``TTEmbedding``), or None to choose them as
+            ``TTEmbedding`` would for ``num_cores`` cores.
+        method: ``"tt-metis"`` (default) recursive partition aligned to ``p_shapes``: level 1
+            splits the nodes into blocks of exactly ``p_2*...*p_d`` (last one partial), each
+            block into blocks of ``p_3*...*p_d``, ..., down to leaves of ``p_d``; METIS then an
+            exact-size greedy fix-up at each level. ``"metis:<k>"``: one flat METIS call into
+            ``k`` parts, ids contiguous per part in old-id order (``"metis"``: as many parts as
+            leaf blocks). ``"random"``: a seeded random permutation. ``"none"``: keep ids.
+        num_parts: the older spelling of ``"metis:<k>"`` (with ``method="metis"``); 0 means
+            keep the original order. Must be in ``[0, N]``.
+        seed: METIS and random seed; the result is deterministic for a given seed.
+        labels: optional int class ids ``[N]`` (-1 = unknown) for the homophily report.
+        num_nodes: node count for a ``(src, dst)`` pair (default ``max id + 1``).
+        num_cores: ``d`` when ``p_shapes`` is None (default 3).
+
+    Returns:
+        ``(new_graph, report)``. ``new_graph`` has node ``new`` = old node
+        ``report.permutation[new]``, in the input's type (see
+        :func:`tt_gnn.graph.relabel_graph`: a DGLGraph keeps the old ids in
+        ``ndata[dgl.NID]``, a :class:`~tt_gnn.graph.Graph` in ``original_ids``).
+
+    Raises:
+        ValueError: negative or out-of-range ids, a non-square matrix, ``p_shapes`` with a
+            product below N, ``num_parts`` < 0 or > N, an unknown method, or mismatched labels.
+
+    Example:
+        >>> (src, dst), report = reorder_graph(([0, 1, 2], [3, 4, 5]), p_shapes=(3, 2))
+        >>> report.leaf_edge_cut, report.levels[-1].block_size
+        (0, 2)
+    """
+    started = time.perf_counter()
+    report = compute_order(
+        g,
+        p_shapes,
+        method=method,
+        num_parts=num_parts,
+        seed=seed,
+        labels=labels,
+        num_nodes=num_nodes,
+        num_cores=num_cores,
+    )
+    new_graph = relabel_graph(g, report.permutation)
     report.seconds = time.perf_counter() - started
     return new_graph, report
 

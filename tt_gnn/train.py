@@ -47,14 +47,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from tt_gnn._dgl import dgl
 from tt_gnn.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from tt_gnn.dgl import dgl
+from tt_gnn.dgl.convert import to_dgl
 from tt_gnn.distributed import (
     DistributedContext,
     all_reduce_sum,
     broadcast_tensor,
     gather_rows,
 )
+from tt_gnn.graph import inverse_permutation
 from tt_gnn.models import (
     MODEL_NAMES,
     NodeClassifier,
@@ -307,21 +309,12 @@ def apply_permutation(dataset: Any, permutation: torch.Tensor) -> Any:
         permutation: int64 ``[N]``, a bijection of ``0..N-1`` (checked).
     """
     num_nodes = dataset.graph.num_nodes()
+    inverse = inverse_permutation(permutation, num_nodes)
     permutation = torch.as_tensor(permutation, dtype=torch.int64).cpu()
-    if permutation.shape != (num_nodes,):
-        raise ValueError(
-            f"permutation must have shape ({num_nodes},), got {tuple(permutation.shape)}"
-        )
-    inverse = torch.full((num_nodes,), -1, dtype=torch.int64)
-    inverse[permutation] = torch.arange(num_nodes)
-    if (inverse < 0).any():
-        raise ValueError("permutation is not a bijection of 0..N-1 (some ids repeat)")
-    graph = dgl.node_subgraph(dataset.graph, permutation, store_ids=True)
-    graph.edata.pop(dgl.EID, None)
     features = dataset.features
     return dataclasses.replace(
         dataset,
-        graph=graph,
+        graph=dataset.graph.relabel(permutation),
         labels=dataset.labels[permutation],
         train_idx=inverse[dataset.train_idx],
         val_idx=inverse[dataset.val_idx],
@@ -378,9 +371,8 @@ def prepare_data(
     reorder_seconds = time.perf_counter() - started
     if permutation is not None:
         dataset = apply_permutation(dataset, permutation)
-    graph = dataset.graph
-    if config.model == "gat":
-        graph = dgl.add_self_loop(dgl.remove_self_loop(graph))
+    graph = dataset.graph.with_self_loops() if config.model == "gat" else dataset.graph
+    graph = to_dgl(graph)
     return PreparedData(dataset, graph, permutation, reorder_seconds)
 
 

@@ -16,8 +16,8 @@ class NodeDataset:
 
     Attributes:
         name: the dataset name (``"cora"``, ``"ogbn-arxiv"``, ``"synthetic"``, a file stem).
-        graph: homogeneous ``dgl.DGLGraph`` on the CPU with int64 ids; undirected edges in both
-            directions, no duplicates, no self-loops.
+        graph: a :class:`tt_gnn.graph.Graph` on the CPU; undirected edges in both directions,
+            no duplicates, no self-loops.
         labels: single-label: int64 ``[N]`` with ``-1`` for unknown; multi-label: float32
             ``[N, C]`` of 0/1.
         num_classes: ``C``.

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from tt_gnn.graph import Graph
+
 DEFAULT_SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
 
 
@@ -74,28 +76,22 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return ordered[keep]
 
 
-def make_graph(src: np.ndarray, dst: np.ndarray, num_nodes: int) -> Any:
-    """The canonical ``dgl.DGLGraph`` of an edge list (see :func:`undirected_edges`).
+def make_graph(src: np.ndarray, dst: np.ndarray, num_nodes: int) -> Graph:
+    """The canonical :class:`~tt_gnn.graph.Graph` of an edge list (see :func:`undirected_edges`).
 
     Args:
         src, dst: int64 ``[E]`` ids in ``0..num_nodes-1``, any direction, duplicates allowed.
         num_nodes: ``N`` (isolated nodes are kept).
 
     Returns:
-        a CPU graph with int64 ids, both directions of every edge, no duplicates or loops.
+        a CPU graph with both directions of every edge, no duplicates or loops.
 
     Example:
         >>> make_graph(np.array([0, 1]), np.array([1, 1]), 3).num_edges()
         2
     """
-    from tt_gnn._dgl import dgl
-
     both_src, both_dst = undirected_edges(src, dst, num_nodes)
-    return dgl.graph(
-        (torch.from_numpy(both_src), torch.from_numpy(both_dst)),
-        num_nodes=num_nodes,
-        idtype=torch.int64,
-    )
+    return Graph.from_sorted_undirected(both_src, both_dst, num_nodes)
 
 
 def check_fractions(split_fractions: Any) -> tuple[float, float, float]:
@@ -201,18 +197,6 @@ def split_from_masks(
             raise ValueError(f"{source}: {key} must be bool, got {mask.dtype}")
         picked.append(torch.from_numpy(np.flatnonzero(mask & labeled).astype(np.int64)))
     return picked[0], picked[1], picked[2], num_splits
-
-
-def positive_int(value: Any, name: str) -> int:
-    """``int(value)`` when it is an integer >= 1 (bools refused), else ``ValueError``.
-
-    Example:
-        >>> positive_int(3, "num_nodes")
-        3
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def labeled_nodes(labels: torch.Tensor, multilabel: bool) -> np.ndarray:

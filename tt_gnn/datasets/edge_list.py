@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tt_gnn.checks import positive_int
 from tt_gnn.datasets.base import NodeDataset
 from tt_gnn.datasets.common import (
     DEFAULT_SPLIT_FRACTIONS,
@@ -22,7 +23,6 @@ from tt_gnn.datasets.common import (
     labeled_nodes,
     labels_tensor,
     make_graph,
-    positive_int,
     random_split,
     reject_options,
 )

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from tt_gnn.checks import positive_int
 from tt_gnn.datasets.base import NodeDataset
 from tt_gnn.datasets.common import (
     DEFAULT_SPLIT_FRACTIONS,
@@ -17,7 +18,6 @@ from tt_gnn.datasets.common import (
     fraction_text,
     labeled_nodes,
     make_graph,
-    positive_int,
     random_split,
     reject_options,
     split_from_masks,

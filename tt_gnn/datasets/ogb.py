@@ -41,7 +41,7 @@ def load_ogb(name: str, root: str | os.PathLike, split: int, use_features: bool)
         >>> load_ogb("ogbn-arxiv", "dataset", 0, False).split_description  # doctest: +SKIP
         'OGB official split (time)'
     """
-    from tt_gnn._dgl import dgl  # noqa: F401  (sets up DGL before OGB imports it)
+    from tt_gnn.dgl import dgl  # noqa: F401  (sets up DGL before OGB imports it)
 
     # isort: split
     from ogb.nodeproppred import DglNodePropPredDataset, Evaluator

@@ -1,4 +1,4 @@
-"""The one place tt-gnn imports DGL.
+"""The GraphBolt compatibility shim behind ``import tt_gnn.dgl``.
 
 DGL 2.1 (the newest DGL wheel on PyPI for CPU) eagerly imports its GraphBolt sub-package,
 whose C++ library is built only for torch <= 2.2.1, so ``import dgl`` fails on newer torch.
@@ -7,7 +7,7 @@ this module registers a placeholder ``dgl.graphbolt`` whose attribute access rai
 ``AttributeError`` (not ``ImportError``: torch's DDP and dynamo probe modules with
 ``hasattr``), then imports DGL normally. Everything else in tt-gnn imports DGL from here::
 
-    from tt_gnn._dgl import dgl
+    from tt_gnn.dgl import dgl
 """
 
 from __future__ import annotations
