@@ -44,9 +44,11 @@ import numpy as np
 import torch
 
 from tt_gnn.data import load_dataset
+from tt_gnn.io import write_json
+from tt_gnn.options import parse_reorder
 from tt_gnn.reorder import reorder_graph
 from tt_gnn.shapes import choose_shapes
-from tt_gnn.train import TrainConfig, apply_permutation, parse_reorder, train, write_json
+from tt_gnn.training import TrainConfig, apply_permutation, train
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FULL = "full"

@@ -47,7 +47,7 @@ def test_bad_options_fail_with_a_clear_message(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--reorder", "metis:1"])
     assert exit_info.value.code == 2
-    assert "invalid reorder 'metis:1'" in capsys.readouterr().err
+    assert "invalid reorder method 'metis:1'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--fanouts", "10,zero"])
     assert "fanouts must be comma-separated ints" in capsys.readouterr().err

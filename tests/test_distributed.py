@@ -11,9 +11,10 @@ import torch
 from tt_gnn.data import load_dataset
 from tt_gnn.dgl import dgl
 from tt_gnn.dgl.convert import to_dgl
-from tt_gnn.distributed import DistributedContext, gather_rows, parse_devices, spawn
 from tt_gnn.models import shard_bounds
-from tt_gnn.train import TrainConfig, build_classifier, prepare_data, train
+from tt_gnn.options import parse_devices
+from tt_gnn.training import TrainConfig, build_classifier, prepare_data, train
+from tt_gnn.training.distributed import DistributedContext, gather_rows, spawn
 
 WORLD_SIZE = 2
 BATCH_PER_RANK = 45

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from tt_gnn.checks import is_integer
 from tt_gnn.graph import GraphLike, edge_arrays, relabel_graph, symmetric_adjacency
+from tt_gnn.options import REORDER_METHODS as METHODS
+from tt_gnn.options import parse_reorder
 from tt_gnn.partition import flat_metis_order, tt_partition_order
 from tt_gnn.shapes import choose_shapes
 
@@ -32,12 +33,10 @@ __all__ = [
     "BlockLevelStats",
     "ReorderReport",
     "compute_order",
-    "parse_method",
     "reorder_graph",
     "block_edge_cuts",
 ]
 
-METHODS = ("tt-metis", "metis", "random", "none")
 
 _CHUNK_ROWS = 1 << 20
 
@@ -242,43 +241,6 @@ def _homophily(
     return edge, leaf_pairs, chance
 
 
-def parse_method(method: str, num_parts: int | None = None) -> tuple[str, int | None]:
-    """One spelling of a reorder method everywhere (API, CLI, trainer).
-
-    ``"tt-metis"``, ``"metis"`` (as many parts as leaf blocks), ``"metis:<k>"`` (``k >= 2``
-    parts), ``"random"`` or ``"none"``. ``num_parts`` is the older way to give ``k``; it is
-    accepted with ``"metis"`` only, and 0 means "keep the original order".
-
-    Example:
-        >>> parse_method("metis:16"), parse_method("tt-metis"), parse_method("metis", 0)
-        (('metis', 16), ('tt-metis', None), ('none', None))
-    """
-    expected = "expected 'tt-metis', 'metis', 'metis:<k>' (k >= 2), 'random' or 'none'"
-    if not isinstance(method, str):
-        raise ValueError(f"invalid reorder method {method!r}: {expected}")
-    name, parts = method, None
-    if method.startswith("metis:"):
-        text = method.split(":", 1)[1]
-        if not (text.isdigit() and int(text) >= 2):
-            raise ValueError(f"invalid reorder method {method!r}: {expected}")
-        name, parts = "metis", int(text)
-    elif method not in METHODS:
-        raise ValueError(f"invalid reorder method {method!r}: {expected}")
-    if num_parts is not None:
-        if not is_integer(num_parts) or int(num_parts) < 0:
-            raise ValueError(f"num_parts must be a non-negative integer, got {num_parts!r}")
-        if int(num_parts) == 0:
-            return "none", None
-        if name != "metis":
-            raise ValueError(
-                f"num_parts={num_parts} applies to method='metis' only, got method={method!r}"
-            )
-        if parts is not None and parts != int(num_parts):
-            raise ValueError(f"method={method!r} contradicts num_parts={num_parts}")
-        parts = int(num_parts)
-    return name, parts
-
-
 def compute_order(
     g: GraphLike,
     p_shapes: Sequence[int] | Any | None = None,
@@ -301,7 +263,7 @@ def compute_order(
         (0, (6,))
     """
     started = time.perf_counter()
-    method, num_parts = parse_method(method, num_parts)
+    method, num_parts = parse_reorder(method, num_parts)
     src, dst, total = edge_arrays(g, num_nodes)
     shape = _resolve_p_shapes(p_shapes, total, num_cores)
     if num_parts is not None and num_parts > total:

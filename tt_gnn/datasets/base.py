@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from tt_gnn.metrics import accuracy, micro_f1
+
 __all__ = ["NodeDataset", "micro_f1"]
 
 
@@ -169,24 +171,10 @@ class NodeDataset:
         predicted = scores.argmax(dim=1)
         if self.ogb_evaluator is not None:
             return self._ogb_eval(true[:, None], predicted[:, None])
-        return float((predicted == true).double().mean())
+        return accuracy(scores, true, multilabel=False)
 
     def _ogb_eval(self, true: torch.Tensor, predicted: torch.Tensor) -> float:
         if self.ogb_evaluator is None:
             raise ValueError(f"metric {self.metric!r} needs OGB's Evaluator, which is not set")
         result = self.ogb_evaluator.eval({"y_true": true, "y_pred": predicted})
         return float(result[self.ogb_evaluator.eval_metric])
-
-
-def micro_f1(true: torch.Tensor, predicted: torch.Tensor) -> float:
-    """Micro-averaged F1 of boolean ``[n, C]`` predictions (0.0 when there are no positives).
-
-    Example:
-        >>> micro_f1(torch.tensor([[True, False]]), torch.tensor([[True, True]]))
-        0.6666666666666666
-    """
-    true_positive = int((true & predicted).sum())
-    false_positive = int((~true & predicted).sum())
-    false_negative = int((true & ~predicted).sum())
-    denominator = 2 * true_positive + false_positive + false_negative
-    return 2 * true_positive / denominator if denominator else 0.0

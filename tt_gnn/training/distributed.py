@@ -25,13 +25,16 @@ Example:
 from __future__ import annotations
 
 import os
-import socket
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from tt_gnn.checks import positive_int
 
 __all__ = [
     "DistributedContext",
@@ -43,8 +46,6 @@ __all__ = [
     "broadcast_tensor",
     "all_reduce_sum",
     "spawn",
-    "free_port",
-    "parse_devices",
 ]
 
 
@@ -73,29 +74,6 @@ class DistributedContext:
     @property
     def is_distributed(self) -> bool:
         return self.world_size > 1
-
-
-def parse_devices(devices: str | Sequence[int] | None) -> list[int]:
-    """``"0,1"`` -> ``[0, 1]``; None or ``""`` -> ``[]`` (CPU).
-
-    Example:
-        >>> parse_devices("0, 2")
-        [0, 2]
-    """
-    if devices is None or devices == "":
-        return []
-    if isinstance(devices, str):
-        try:
-            parsed = [int(part) for part in devices.split(",")]
-        except ValueError:
-            raise ValueError(
-                f"devices must be comma-separated CUDA device indices like '0,1', got {devices!r}"
-            ) from None
-    else:
-        parsed = [int(part) for part in devices]
-    if any(index < 0 for index in parsed) or len(set(parsed)) != len(parsed):
-        raise ValueError(f"devices must be distinct non-negative indices, got {devices!r}")
-    return parsed
 
 
 def _device_for(local_rank: int, devices: Sequence[int]) -> torch.device:
@@ -131,16 +109,23 @@ def context_from_environment(devices: Sequence[int] = ()) -> DistributedContext:
     )
 
 
-def initialize(context: DistributedContext) -> None:
+def initialize(context: DistributedContext, init_method: str | None = None) -> None:
     """Create the default process group for ``context`` (no-op for a single process).
 
-    ``MASTER_ADDR``/``MASTER_PORT`` must be set (torchrun and :func:`spawn` do).
+    Args:
+        init_method: a rendezvous URL (e.g. ``file:///tmp/x/rendezvous``); None reads
+            ``MASTER_ADDR``/``MASTER_PORT`` from the environment (torchrun sets them).
     """
     if not context.is_distributed or dist.is_initialized():
         return
     if context.device.type == "cuda":
         torch.cuda.set_device(context.device)
-    dist.init_process_group(context.backend, rank=context.rank, world_size=context.world_size)
+    dist.init_process_group(
+        context.backend,
+        init_method=init_method,
+        rank=context.rank,
+        world_size=context.world_size,
+    )
 
 
 def shutdown(context: DistributedContext) -> None:
@@ -206,30 +191,17 @@ def all_reduce_sum(values: Sequence[float], context: DistributedContext) -> list
     return tensor.cpu().tolist()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _spawned_worker(
     local_rank: int,
     world_size: int,
     devices: list[int],
     function: Callable[[DistributedContext, Any], Any],
     argument: Any,
-    port: int,
+    rendezvous_file: str,
 ) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(local_rank),
-        WORLD_SIZE=str(world_size),
-        LOCAL_RANK=str(local_rank),
-    )
+    os.environ.update(RANK=str(local_rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(local_rank))
     context = context_from_environment(devices)
-    initialize(context)
+    initialize(context, init_method=Path(rendezvous_file).as_uri())
     try:
         function(context, argument)
     finally:
@@ -246,18 +218,22 @@ def spawn(
 
     Each process gets its own process group member (gloo on CPU, NCCL when ``devices`` is
     given; process ``i`` uses ``cuda:devices[i]``). ``function`` and ``argument`` must be
-    picklable; results travel back through files or the like (see ``tt_gnn.train``).
+    picklable; results travel back through files or the like (see ``tt_gnn.training.launch``).
+
+    The processes meet through a rendezvous file in a fresh temporary folder (torch's
+    ``FileStore``), not a TCP port: nothing else on the host can take it between choosing and
+    binding (a free-port probe left a window of several seconds).
     """
     import torch.multiprocessing as multiprocessing
 
-    if not isinstance(nproc, int) or nproc < 1:
-        raise ValueError(f"nproc must be an int >= 1, got {nproc!r}")
+    nproc = positive_int(nproc, "nproc")
     devices = list(devices)
     if devices and len(devices) < nproc:
         raise ValueError(f"nproc={nproc} processes need {nproc} devices, got {devices}")
-    multiprocessing.spawn(
-        _spawned_worker,
-        args=(nproc, devices, function, argument, free_port()),
-        nprocs=nproc,
-        join=True,
-    )
+    with tempfile.TemporaryDirectory(prefix="tt-gnn-rendezvous-") as folder:
+        multiprocessing.spawn(
+            _spawned_worker,
+            args=(nproc, devices, function, argument, os.path.join(folder, "rendezvous")),
+            nprocs=nproc,
+            join=True,
+        )

@@ -20,14 +20,16 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+from tt_gnn.options import parse_reorder
 
-from tt_gnn.reorder import METHODS, ReorderReport, reorder_graph
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tt_gnn.reorder import ReorderReport
 
 __all__ = ["add_arguments", "run", "read_graph", "write_permutation"]
 
@@ -41,6 +43,14 @@ def _shape_list(text: str) -> tuple[int, ...]:
         ) from None
 
 
+def _method(text: str) -> str:
+    try:
+        parse_reorder(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``reorder`` options on ``parser``."""
     parser.add_argument("input", type=Path, help="edge list: .npz (shared-data format) or .csv")
@@ -51,7 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="where to write the permutation (.npy or .npz)",
     )
-    parser.add_argument("--method", choices=METHODS, default="tt-metis")
+    parser.add_argument(
+        "--method",
+        type=_method,
+        default="tt-metis",
+        help="tt-metis (default), metis, metis:<k>, random or none",
+    )
     parser.add_argument(
         "--p-shapes", type=_shape_list, default=None, help="TT row factors, e.g. 125,140,140"
     )
@@ -59,7 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--num-cores", type=int, default=3, help="cores when --p-shapes is not given (default 3)"
     )
     parser.add_argument(
-        "--num-parts", type=int, default=None, help="parts for --method metis (default: leaves)"
+        "--num-parts",
+        type=int,
+        default=None,
+        help="deprecated: use --method metis:<k> (parts for --method metis)",
     )
     parser.add_argument("--num-nodes", type=int, default=None, help="node count for a CSV input")
     parser.add_argument("--seed", type=int, default=0)
@@ -73,6 +91,8 @@ def read_graph(
     Example:
         >>> (src, dst), n, labels = read_graph(Path("graph.npz"))  # doctest: +SKIP
     """
+    import numpy as np
+
     if not path.is_file():
         raise ValueError(f"input file {path} does not exist")
     if path.suffix == ".npz":
@@ -103,48 +123,46 @@ def write_permutation(path: Path, report: ReorderReport) -> None:
     """Write ``report``'s permutation to ``.npy`` or (with the inverse and shapes) ``.npz``."""
     if path.suffix not in (".npy", ".npz"):
         raise ValueError(f"output {path} must end in .npy or .npz")
-    directory = path.resolve().parent
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            if path.suffix == ".npy":
-                np.save(stream, report.permutation)
-            else:
-                np.savez(
-                    stream,
-                    permutation=report.permutation,
-                    inverse=report.inverse,
-                    p_shapes=np.array(report.p_shapes, dtype=np.int64),
-                    method=np.array(report.method),
-                    seed=np.array(report.seed),
-                )
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    import numpy as np
+
+    from tt_gnn.io import atomic_write
+
+    with atomic_write(path) as stream:
+        if path.suffix == ".npy":
+            np.save(stream, report.permutation)
+        else:
+            np.savez(
+                stream,
+                permutation=report.permutation,
+                inverse=report.inverse,
+                p_shapes=np.array(report.p_shapes, dtype=np.int64),
+                method=np.array(report.method),
+                seed=np.array(report.seed),
+            )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Reorder the input graph, write the permutation, print the report; 2 on bad input."""
-    try:
-        if args.output.suffix not in (".npy", ".npz"):
-            raise ValueError(f"output {args.output} must end in .npy or .npz")
-        graph, num_nodes, labels = read_graph(args.input, args.num_nodes)
-        _, report = reorder_graph(
-            graph,
-            args.p_shapes,
-            method=args.method,
-            num_parts=args.num_parts,
-            seed=args.seed,
-            labels=labels,
-            num_nodes=num_nodes,
-            num_cores=args.num_cores,
-        )
-        write_permutation(args.output, report)
-    except (ValueError, TypeError) as error:
-        print(f"tt-gnn reorder: {error}", file=sys.stderr)
-        return 2
+    """Reorder the input graph, write the permutation, print the report."""
+    from tt_gnn.io import check_writable_file
+    from tt_gnn.reorder import compute_order
+
+    if args.output.suffix not in (".npy", ".npz"):
+        raise ValueError(f"output {args.output} must end in .npy or .npz")
+    check_writable_file(args.output, "--output")
+    if args.num_parts is not None:
+        print("tt-gnn reorder: --num-parts is deprecated; use --method metis:<k>", file=sys.stderr)
+    graph, num_nodes, labels = read_graph(args.input, args.num_nodes)
+    report = compute_order(
+        graph,
+        args.p_shapes,
+        method=args.method,
+        num_parts=args.num_parts,
+        seed=args.seed,
+        labels=labels,
+        num_nodes=num_nodes,
+        num_cores=args.num_cores,
+    )
+    write_permutation(args.output, report)
     print(report.to_markdown())
     print(f"\npermutation (new -> old) written to {args.output}")
     return 0

@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tt_gnn.cli_train import add_training_arguments, training_options
-from tt_gnn.train import TrainConfig
+from tt_gnn.cli.train import add_training_arguments, training_options
+from tt_gnn.training.config import TrainConfig
 
 __all__ = ["add_arguments", "run", "format_table"]
 
@@ -80,7 +80,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the demo; returns the exit status (bad options raise ``ValueError``, which
     ``tt_gnn.cli.main`` reports with status 2)."""
-    from tt_gnn.train import train
+    from tt_gnn.training.loop import train
 
     common = dict(
         dataset="synthetic",

@@ -3,7 +3,7 @@
 Prints per-epoch loss and accuracy, the final test metric, the embedding parameter count and
 the compression ratio; ``--output-json`` writes them. ``--nproc N`` runs N data-parallel
 processes (gloo on CPU, NCCL with ``--devices``); under ``torchrun`` the processes come from
-the launcher (see ``tt_gnn.distributed`` for a multi-node command).
+the launcher (see ``tt_gnn.training.distributed`` for a multi-node command).
 
 Example::
 
@@ -14,15 +14,15 @@ Example::
 from __future__ import annotations
 
 import argparse
+from types import SimpleNamespace
 from typing import Any
 
-from tt_gnn.distributed import parse_devices
-from tt_gnn.models import MODEL_NAMES
-from tt_gnn.train import EMBEDDING_KINDS, TrainConfig, parse_fanouts, parse_reorder
+from tt_gnn.options import EMBEDDING_KINDS, MODEL_NAMES, parse_devices, parse_fanouts, parse_reorder
+from tt_gnn.training.config import TrainConfig, default_options
 
 __all__ = ["add_arguments", "add_training_arguments", "config_from_args", "run"]
 
-_DEFAULTS = TrainConfig()
+_DEFAULTS = SimpleNamespace(**default_options())
 
 
 def _shape_list(text: str) -> tuple[int, ...]:
@@ -169,7 +169,7 @@ def training_options(args: argparse.Namespace, default_fanout: int = 10) -> dict
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The :class:`~tt_gnn.train.TrainConfig` described by parsed ``tt-gnn train`` options."""
+    """The :class:`~tt_gnn.training.TrainConfig` described by parsed ``tt-gnn train`` options."""
     dataset_options = {}
     if args.num_nodes is not None:
         dataset_options["num_nodes"] = args.num_nodes
@@ -194,7 +194,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     """Run ``tt-gnn train``; returns the exit status (bad options raise ``ValueError``, which
     ``tt_gnn.cli.main`` reports with status 2)."""
-    from tt_gnn.train import run as run_training
+    from tt_gnn.training.launch import run as run_training
 
     config = config_from_args(args)
     nproc = args.nproc

@@ -1,6 +1,7 @@
-"""The ``tt-gnn`` command line. Each subcommand lives in its own module ``tt_gnn.cli_<name>``
-exposing ``add_arguments(parser)`` and ``run(args) -> int``; modules import lazily so that
-``tt-gnn --help`` stays fast."""
+"""The ``tt-gnn`` command line. Each subcommand lives in its own module ``tt_gnn.cli.<name>``
+exposing ``add_arguments(parser)`` and ``run(args) -> int``. Argument definitions import
+nothing heavy (no torch, DGL or trainer), so ``tt-gnn --help`` stays fast; ``run`` imports
+what it needs. Every subcommand's failures go through one handler in :func:`main`."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ USER_ERRORS = (ValueError, IndexError, MemoryError, OSError)
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("tt_gnn.cli_demo", "the main job on built-in data (README's first command)"),
-    "train": ("tt_gnn.cli_train", "train GraphSAGE/GAT with TT or full node embeddings"),
-    "reorder": ("tt_gnn.cli_reorder", "relabel a graph so that TT blocks follow partitions"),
+    "demo": ("tt_gnn.cli.demo", "the main job on built-in data (README's first command)"),
+    "train": ("tt_gnn.cli.train", "train GraphSAGE/GAT with TT or full node embeddings"),
+    "reorder": ("tt_gnn.cli.reorder", "relabel a graph so that TT blocks follow partitions"),
 }
 
 

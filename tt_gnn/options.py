@@ -1,0 +1,115 @@
+"""Names and parsers of the options shared by the API, the CLI and the trainer.
+
+This module imports nothing heavy (no torch, numpy or graph framework), so that ``tt-gnn
+--help`` and argument parsing stay fast, and every spelling is defined once.
+
+Example:
+    >>> parse_reorder("metis:16"), parse_fanouts("15,10,-1"), parse_devices("0,1")
+    (('metis', 16), (15, 10, -1), [0, 1])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tt_gnn.checks import is_integer
+
+__all__ = [
+    "MODEL_NAMES",
+    "EMBEDDING_KINDS",
+    "REORDER_METHODS",
+    "GNN_BACKENDS",
+    "parse_reorder",
+    "parse_fanouts",
+    "parse_devices",
+]
+
+MODEL_NAMES = ("sage", "gat")
+EMBEDDING_KINDS = ("tt", "full", "features")
+REORDER_METHODS = ("tt-metis", "metis", "random", "none")
+GNN_BACKENDS = ("auto", "torch", "dgl", "pyg")
+
+
+def parse_reorder(method: Any, num_parts: Any = None) -> tuple[str, int | None]:
+    """One spelling of a reorder method everywhere (API, CLI, trainer).
+
+    ``"tt-metis"``, ``"metis"`` (as many parts as leaf blocks), ``"metis:<k>"`` (``k >= 2``
+    parts), ``"random"`` or ``"none"``. ``num_parts`` is the older way to give ``k``; it is
+    accepted with ``"metis"`` only, and 0 means "keep the original order".
+
+    Example:
+        >>> parse_reorder("metis:16"), parse_reorder("tt-metis"), parse_reorder("metis", 0)
+        (('metis', 16), ('tt-metis', None), ('none', None))
+    """
+    expected = "expected 'tt-metis', 'metis', 'metis:<k>' (k >= 2), 'random' or 'none'"
+    if not isinstance(method, str):
+        raise ValueError(f"invalid reorder method {method!r}: {expected}")
+    name, parts = method, None
+    if method.startswith("metis:"):
+        text = method.split(":", 1)[1]
+        if not (text.isdigit() and int(text) >= 2):
+            raise ValueError(f"invalid reorder method {method!r}: {expected}")
+        name, parts = "metis", int(text)
+    elif method not in REORDER_METHODS:
+        raise ValueError(f"invalid reorder method {method!r}: {expected}")
+    if num_parts is not None:
+        if not is_integer(num_parts) or int(num_parts) < 0:
+            raise ValueError(f"num_parts must be a non-negative integer, got {num_parts!r}")
+        if int(num_parts) == 0:
+            return "none", None
+        if name != "metis":
+            raise ValueError(
+                f"num_parts={num_parts} applies to method='metis' only, got method={method!r}"
+            )
+        if parts is not None and parts != int(num_parts):
+            raise ValueError(f"method={method!r} contradicts num_parts={num_parts}")
+        parts = int(num_parts)
+    return name, parts
+
+
+def parse_fanouts(text: str | Sequence[int]) -> tuple[int, ...]:
+    """``"10,10"`` -> ``(10, 10)``; ``-1`` means all neighbors.
+
+    Example:
+        >>> parse_fanouts("5,10,-1")
+        (5, 10, -1)
+    """
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    fanouts = []
+    for part in parts:
+        try:
+            value = int(part) if isinstance(part, str) else part
+        except ValueError:
+            raise ValueError(
+                f"fanouts must be comma-separated ints like '10,10', got {text!r}"
+            ) from None
+        if not is_integer(value) or value == 0 or value < -1:
+            raise ValueError(f"every fanout must be a positive int or -1 (all), got {text!r}")
+        fanouts.append(int(value))
+    if not fanouts:
+        raise ValueError(f"fanouts must list at least one layer, got {text!r}")
+    return tuple(fanouts)
+
+
+def parse_devices(devices: str | Sequence[int] | None) -> list[int]:
+    """``"0,1"`` -> ``[0, 1]``; None or ``""`` -> ``[]`` (CPU).
+
+    Example:
+        >>> parse_devices("0, 2")
+        [0, 2]
+    """
+    if devices is None or devices == "":
+        return []
+    parts = devices.split(",") if isinstance(devices, str) else list(devices)
+    try:
+        parsed = [int(part) if isinstance(part, str) else part for part in parts]
+    except ValueError:
+        raise ValueError(
+            f"devices must be comma-separated CUDA device indices like '0,1', got {devices!r}"
+        ) from None
+    if any(not is_integer(index) or index < 0 for index in parsed) or len(set(parsed)) != len(
+        parsed
+    ):
+        raise ValueError(f"devices must be distinct non-negative indices, got {devices!r}")
+    return [int(index) for index in parsed]
