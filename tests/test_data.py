@@ -380,7 +380,7 @@ def test_edge_list_option_errors(tmp_path: Path) -> None:
         load_dataset(edges)
     with pytest.raises(FileNotFoundError, match="labels file .*nope.npy does not exist"):
         load_dataset(edges, labels=tmp_path / "nope.npy")
-    with pytest.raises(TypeError, match=r"unexpected option\(s\) \['mixing'\]"):
+    with pytest.raises(ValueError, match=r"unexpected option\(s\) \['mixing'\]"):
         load_dataset(edges, labels=tmp_path / "x.npy", mixing=0.1)
 
 
@@ -425,7 +425,7 @@ def test_synthetic_options() -> None:
     )
     assert dataset.num_classes == 5 and int(dataset.labels.max()) <= 4
     assert dataset.graph.num_edges() <= 2 * 500 * 4 / 2
-    with pytest.raises(TypeError, match=r"unexpected option\(s\) \['labels'\] for 'synthetic'"):
+    with pytest.raises(ValueError, match=r"unexpected option\(s\) \['labels'\] for 'synthetic'"):
         load_dataset("synthetic", labels="x.npy")
     with pytest.raises(ValueError, match="mixing must be in"):
         load_dataset("synthetic", num_nodes=100, mixing=1.5)

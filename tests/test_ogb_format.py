@@ -319,7 +319,7 @@ def test_large_download_prompt_without_stdin_is_a_clear_error(
 def test_unknown_ogb_name_and_options(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown OGB node-property dataset 'ogbn-nope'"):
         load_dataset("ogbn-nope", root=tmp_path)
-    with pytest.raises(TypeError, match="num_nodes"):
+    with pytest.raises(ValueError, match="num_nodes"):
         load_dataset("ogbn-arxiv", root=tmp_path, num_nodes=5)
     write_fake_arxiv(tmp_path)
     with pytest.raises(ValueError, match="one official split"):

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tt_gnn.checks import positive_int
 from tt_gnn.datasets.base import NodeDataset, micro_f1
 from tt_gnn.datasets.common import (
     DEFAULT_SPLIT_FRACTIONS,
@@ -168,6 +169,10 @@ def load_dataset(
     return load_npz(graph_file, name, split, split_seed, use_features, options)
 
 
+# Two communities of 50: fewer nodes leave a one-class (meaningless) task.
+_SYNTHETIC_MIN_NODES = 100
+
+
 def _load_synthetic(
     split: int, split_seed: int, use_features: bool, options: dict[str, Any]
 ) -> NodeDataset:
@@ -178,12 +183,21 @@ def _load_synthetic(
         raise ValueError(f"'synthetic' has one random split per split_seed; got split={split}")
     settings = {**SYNTHETIC_DEFAULTS, **options}
     fractions = check_fractions(settings.pop("split_fractions", DEFAULT_SPLIT_FRACTIONS))
-    num_nodes = int(settings.pop("num_nodes"))
+    num_nodes = positive_int(settings.pop("num_nodes"), "num_nodes")
+    if num_nodes < _SYNTHETIC_MIN_NODES:
+        raise ValueError(
+            f"the synthetic graph needs num_nodes >= {_SYNTHETIC_MIN_NODES} (two communities of "
+            f"{_SYNTHETIC_MIN_NODES // 2}, so at least two classes), got {num_nodes}"
+        )
     num_communities = settings.pop("num_communities")
     if num_communities is None:
-        num_communities = max(1, num_nodes // 100)
+        num_communities = max(2, num_nodes // 100)
     if "num_classes" not in options:
         settings["num_classes"] = min(settings["num_classes"], num_communities)
+    if int(settings["num_classes"]) < 2:
+        raise ValueError(
+            f"the synthetic graph needs num_classes >= 2, got {settings['num_classes']}"
+        )
     generated = planted_partition_graph(num_nodes, int(num_communities), **settings)
     if use_features:
         warnings.warn("the synthetic graph has no node features; features=None", stacklevel=3)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 # Errors that bad input (arguments, files, sizes) raises across tt-gnn: reported in one line with
 # exit status 2 instead of a traceback; set TT_GNN_DEBUG=1 to see the traceback.
-USER_ERRORS = (ValueError, IndexError, MemoryError, OSError)
+USER_ERRORS = (ValueError, IndexError, MemoryError, OSError, TypeError, EOFError, KeyError)
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -51,9 +51,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(args._module)
     try:
         return int(module.run(args) or 0)
-    except USER_ERRORS as error:
+    except Exception as error:  # noqa: BLE001 - every failure becomes one line (see below)
         if os.environ.get("TT_GNN_DEBUG"):
             raise
-        print(f"tt-gnn {args.command}: error: {error}", file=sys.stderr)
+        print(f"tt-gnn {args.command}: error: {describe_error(error)}", file=sys.stderr)
         return 2
 
+
+def describe_error(error: BaseException) -> str:
+    """One line for any failure: the message of a user error (bad option, file or value), the
+    type and first line of anything else, and a hint to ``TT_GNN_DEBUG=1`` for the latter.
+
+    Example:
+        >>> describe_error(ValueError("lr must be a finite number > 0, got inf"))
+        'lr must be a finite number > 0, got inf'
+    """
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    if isinstance(error, RuntimeError) and "allocate" in text:
+        return f"out of memory: {first} (try a smaller --rank, --batch-size or dataset)"
+    if isinstance(error, USER_ERRORS):
+        if isinstance(error, KeyError):
+            return f"missing key {first}"
+        return first
+    return f"{type(error).__name__}: {first} (TT_GNN_DEBUG=1 shows the traceback)"

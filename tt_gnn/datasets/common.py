@@ -14,14 +14,14 @@ DEFAULT_SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
 
 
 def reject_options(options: dict[str, Any], accepted: tuple[str, ...], source: str) -> None:
-    """Raise ``TypeError`` naming any option of ``options`` not in ``accepted``.
+    """Raise ``ValueError`` naming any option of ``options`` not in ``accepted``.
 
     Example:
         >>> reject_options({"seed": 1}, ("seed",), "'synthetic'")
     """
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise TypeError(
+        raise ValueError(
             f"unexpected option(s) {unknown} for {source}; accepted: {list(accepted) or 'none'}"
         )
 

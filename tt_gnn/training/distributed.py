@@ -80,7 +80,7 @@ def _device_for(local_rank: int, devices: Sequence[int]) -> torch.device:
     if not devices:
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise RuntimeError(f"devices {list(devices)} requested but CUDA is not available")
+        raise ValueError(f"devices {list(devices)} requested but CUDA is not available")
     if local_rank >= len(devices):
         raise ValueError(
             f"local rank {local_rank} has no device: --devices lists only {list(devices)}"

@@ -12,10 +12,14 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
+import torch.multiprocessing as multiprocessing
 
+from tt_gnn.checks import positive_int
+from tt_gnn.io import check_writable_file
 from tt_gnn.training.config import TrainConfig
 from tt_gnn.training.distributed import DistributedContext
 from tt_gnn.training.loop import train
@@ -24,9 +28,47 @@ __all__ = ["run", "main_worker"]
 
 
 def main_worker(context: DistributedContext, config: TrainConfig) -> None:
-    """Entry point of one spawned data-parallel process (see ``tt_gnn.distributed.spawn``)."""
+    """Entry point of one spawned data-parallel process (``distributed.spawn`` calls it)."""
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // context.world_size))
     train(config, context=context)
+
+
+def check_output_paths(config: TrainConfig) -> None:
+    """Fail before any work when an output path cannot be written."""
+    if config.output_json is not None:
+        check_writable_file(config.output_json, "--output-json")
+    if config.checkpoint_dir is not None:
+        folder = Path(config.checkpoint_dir)
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"--checkpoint-dir {str(folder)!r} exists and is not a directory")
+        check_writable_file(folder / "checkpoint.pt", "--checkpoint-dir")
+
+
+def _check_resume_before_spawning(config: TrainConfig, nproc: int) -> None:
+    """Resume checks in the parent, so a bad checkpoint is one clear error, not N tracebacks."""
+    from tt_gnn.training.checkpoint import (
+        check_resumable,
+        checkpoint_path,
+        load_checkpoint,
+        validate_training_state,
+    )
+
+    path = checkpoint_path(config.checkpoint_dir)
+    if path.is_file():
+        checkpoint = load_checkpoint(path)
+        validate_training_state(checkpoint, path)
+        check_resumable(checkpoint, config, nproc)
+
+
+def _worker_error(error: Exception) -> Exception:
+    """A spawned worker's exception as the same one-line error in the parent when it was a
+    user error (its last traceback line is ``ValueError: ...``)."""
+    last = str(error).strip().splitlines()[-1] if str(error).strip() else ""
+    for kind in (ValueError, FileNotFoundError, MemoryError, IndexError):
+        prefix = f"{kind.__name__}: "
+        if last.startswith(prefix) or f".{prefix}" in last:
+            return kind(last.split(prefix, 1)[1])
+    return RuntimeError(f"a training process failed: {last}")
 
 
 def run(config: TrainConfig, nproc: int = 1, devices: Sequence[int] = ()) -> dict[str, Any] | None:
@@ -43,6 +85,10 @@ def run(config: TrainConfig, nproc: int = 1, devices: Sequence[int] = ()) -> dic
         spawn,
     )
 
+    nproc = positive_int(nproc, "nproc")
+    check_output_paths(config)
+    if devices and not torch.cuda.is_available():
+        raise ValueError(f"--devices {list(devices)} requested, but this torch has no CUDA device")
     if launched_by_torchrun():
         context = context_from_environment(devices)
         initialize(context)
@@ -55,7 +101,12 @@ def run(config: TrainConfig, nproc: int = 1, devices: Sequence[int] = ()) -> dic
         with tempfile.TemporaryDirectory(prefix="tt-gnn-") as folder:
             if config.output_json is None:
                 config = dataclasses.replace(config, output_json=os.path.join(folder, "m.json"))
-            spawn(main_worker, config, nproc, devices)
+            if config.resume and config.checkpoint_dir is not None:
+                _check_resume_before_spawning(config, nproc)
+            try:
+                spawn(main_worker, config, nproc, devices)
+            except multiprocessing.ProcessRaisedException as error:
+                raise _worker_error(error) from error
             with open(config.output_json) as stream:
                 return json.load(stream)
     if devices:

@@ -46,12 +46,14 @@ from tt_gnn.training.checkpoint import (
     checkpoint_path,
     load_checkpoint,
     save_checkpoint,
+    validate_training_state,
 )
 from tt_gnn.training.config import RESUME_KEYS, TrainConfig
 from tt_gnn.training.distributed import DistributedContext, all_reduce_sum, gather_rows
+from tt_gnn.training.optim import Optimizers
 from tt_gnn.training.pipeline import PreparedData, build_classifier, prepare_data, seed_everything
 
-__all__ = ["TrainResult", "train", "evaluate"]
+__all__ = ["TrainResult", "TrainingDiverged", "train", "evaluate"]
 
 
 @dataclass
@@ -119,6 +121,57 @@ def _selection_key(dataset: Any) -> str:
     return f"val_{dataset.metric}"
 
 
+class TrainingDiverged(ValueError):
+    """The loss or a parameter became NaN or infinite; the run cannot mean anything."""
+
+
+def _checkpoint_to_resume(
+    config: TrainConfig, context: DistributedContext, verbose: bool
+) -> dict[str, Any] | None:
+    """The checkpoint to continue from, after every check; None to start from scratch.
+
+    Raises:
+        ValueError: a checkpoint exists but ``resume`` is off (it would be overwritten), or it
+            cannot be read, is malformed, or was made with other options.
+    """
+    if config.checkpoint_dir is None:
+        return None
+    path = checkpoint_path(config.checkpoint_dir)
+    if not config.resume:
+        if path.exists():
+            raise ValueError(
+                f"checkpoint {path} already exists; pass --resume to continue it, or choose "
+                "another --checkpoint-dir"
+            )
+        return None
+    if not path.is_file():
+        if verbose:
+            print(f"no checkpoint at {path}: starting from scratch")
+        return None
+    checkpoint = load_checkpoint(path)
+    validate_training_state(checkpoint, path)
+    check_resumable(checkpoint, config, context.world_size)
+    return checkpoint
+
+
+def _check_splits(data: Any) -> None:
+    """Refuse splits that make the run meaningless: no training, validation or test nodes."""
+    for name in ("train_idx", "val_idx", "test_idx"):
+        if getattr(data, name).numel() == 0:
+            raise ValueError(
+                f"dataset {data.name!r} has no labeled nodes in {name.split('_')[0]} "
+                f"({data.split_description}); training would report nothing meaningful"
+            )
+
+
+def _check_finite_parameters(model: nn.Module, epoch: int) -> None:
+    for name, parameter in model.named_parameters():
+        if not bool(torch.isfinite(parameter).all()):
+            raise TrainingDiverged(
+                f"training diverged: parameter {name} holds NaN/inf after epoch {epoch + 1}"
+            )
+
+
 def _state_copy(module: nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().cpu().clone() for key, value in module.state_dict().items()}
 
@@ -156,14 +209,12 @@ def train(
     progress = sys.stderr.isatty() if config.progress is None else config.progress
     progress = progress and context.is_main
     verbose = config.verbose and context.is_main
-    checkpoint = None
-    if config.resume and checkpoint_path(config.checkpoint_dir).is_file():
-        checkpoint = load_checkpoint(checkpoint_path(config.checkpoint_dir))
-        check_resumable(checkpoint, config, context.world_size)
+    checkpoint = _checkpoint_to_resume(config, context, verbose)
     if checkpoint is not None and checkpoint.get("permutation") is not None:
         permutation = checkpoint["permutation"]
     prepared = prepare_data(config, dataset=dataset, permutation=permutation, context=context)
     data = prepared.dataset
+    _check_splits(data)
     model, embedding_parameters, compression_ratio = build_classifier(config, prepared)
     model = model.to(context.device)
     trained: nn.Module = model
@@ -171,7 +222,7 @@ def train(
         trained = nn.parallel.DistributedDataParallel(
             model, device_ids=[context.device] if context.device.type == "cuda" else None
         )
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = Optimizers.for_model(model, lr=config.lr, weight_decay=config.weight_decay)
     stopping = _EarlyStopping()
     history: list[dict[str, float]] = []
     best_state = _state_copy(model)
@@ -185,6 +236,11 @@ def train(
         start_epoch = int(checkpoint["epoch"])
         if verbose:
             print(f"resumed from {checkpoint_path(config.checkpoint_dir)} at epoch {start_epoch}")
+            if start_epoch >= config.epochs:
+                print(
+                    f"the checkpoint already holds {start_epoch} epochs (>= epochs="
+                    f"{config.epochs}): nothing to train; reporting its results"
+                )
     if verbose:
         print(
             f"{data.name}: {data.num_nodes} nodes, {data.graph.num_edges()} edges, "
@@ -229,11 +285,17 @@ def train(
             targets = labels[output_ids].to(context.device)
             logits = trained(blocks, input_ids.to(context.device))
             loss = _loss(logits, targets, data.multilabel)
-            optimizer.zero_grad(set_to_none=True)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise TrainingDiverged(
+                    f"training diverged: loss is {loss_value} at epoch {epoch + 1}, step "
+                    f"{step + 1} (lower --lr, check the inputs for NaN/inf)"
+                )
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             count = int(output_ids.shape[0])
-            loss_sum += float(loss.detach()) * count
+            loss_sum += loss_value * count
             correct += correct_count(logits.detach(), targets, data.multilabel)
             seen += count
             if on_step is not None:
@@ -254,6 +316,7 @@ def train(
             else:
                 stopping.bad_evaluations += 1
                 stopped_early = 0 < config.patience <= stopping.bad_evaluations
+        _check_finite_parameters(model, epoch)
         record["seconds"] = time.perf_counter() - epoch_started
         history.append(record)
         if verbose:
@@ -293,6 +356,8 @@ def train(
         "split_description": data.split_description,
         "world_size": context.world_size,
         "history": history,
+        "epoch_seconds": [record["seconds"] for record in history],
+        "optimizer": optimizer.name,
         **{key: value for key, value in config.to_dict().items() if key in RESUME_KEYS},
     }
     if data.metric != "accuracy":

@@ -173,7 +173,7 @@ def build_node_input(
         return module, module.embedding_dim, 0, None
     dense_parameters = num_nodes * config.embedding_dim
     if config.embedding == "full":
-        module = nn.Embedding(num_nodes, config.embedding_dim)
+        module = nn.Embedding(num_nodes, config.embedding_dim, sparse=True)
         return module, config.embedding_dim, dense_parameters, 1.0
     from tt_gnn.embedding import TTEmbedding
 
