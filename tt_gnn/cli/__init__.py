@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("tt_gnn.cli.demo", "the main job on built-in data (README's first command)"),
     "train": ("tt_gnn.cli.train", "train GraphSAGE/GAT with TT or full node embeddings"),
     "reorder": ("tt_gnn.cli.reorder", "relabel a graph so that TT blocks follow partitions"),
+    "baseline": ("tt_gnn.cli.baseline", "label propagation / spectral + LR floors on a split"),
 }
 
 

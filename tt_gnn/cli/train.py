@@ -107,6 +107,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--num-nodes", type=int, help="synthetic dataset size (default 20000)")
     group.add_argument(
+        "--labels-per-class",
+        type=int,
+        help="label-sparse protocol: K random training nodes per class (seed: --split-seed)",
+    )
+    group.add_argument(
+        "--num-val", type=int, default=500, help="validation nodes with --labels-per-class"
+    )
+    group.add_argument(
+        "--num-test", type=int, default=1000, help="test nodes with --labels-per-class"
+    )
+    group.add_argument(
         "--embedding",
         choices=EMBEDDING_KINDS,
         default=_DEFAULTS.embedding,
@@ -187,6 +198,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         resume=args.resume,
         output_json=args.output_json,
         dataset_options=dataset_options,
+        labels_per_class=args.labels_per_class,
+        num_val=args.num_val,
+        num_test=args.num_test,
         **training_options(args),
     )
 

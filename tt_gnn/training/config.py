@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from tt_gnn.checks import is_integer, non_negative_int, positive_float, probability
+from tt_gnn.checks import is_integer, non_negative_int, positive_float, positive_int, probability
 from tt_gnn.options import EMBEDDING_KINDS, MODEL_NAMES, parse_fanouts, parse_reorder
 
 __all__ = ["TrainConfig", "RESUME_KEYS", "default_options"]
@@ -24,7 +24,7 @@ RESUME_KEYS = (
     "dataset", "data_root", "split", "split_seed", "use_features", "model", "embedding",
     "embedding_dim", "rank", "num_cores", "p_shapes", "q_shapes", "init", "reorder", "seed",
     "batch_size", "fanouts", "lr", "weight_decay", "hidden", "heads", "dropout", "shuffle",
-    "dataset_options",
+    "dataset_options", "labels_per_class", "num_val", "num_test",
 )  # fmt: skip
 
 
@@ -61,6 +61,10 @@ class TrainConfig:
         device: ``"cpu"`` or ``"cuda:<i>"`` for a single process.
         dataset_options: extra ``load_dataset`` options (synthetic ``num_nodes``, CSV
             ``labels``, ...).
+        labels_per_class: the label-sparse protocol: ``K`` random training nodes per class
+            (seeded by ``split_seed``), then ``num_val`` validation and ``num_test`` test nodes
+            drawn from the rest (:func:`tt_gnn.baselines.labels_per_class_split`); None keeps
+            the dataset's own split.
     """
 
     dataset: str = "synthetic"
@@ -97,6 +101,9 @@ class TrainConfig:
     verbose: bool = True
     device: str = "cpu"
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    labels_per_class: int | None = None
+    num_val: int = 500
+    num_test: int = 1000
 
     def __post_init__(self) -> None:
         self.fanouts = parse_fanouts(self.fanouts)
@@ -141,6 +148,10 @@ class TrainConfig:
         if self.weight_decay != 0:
             positive_float(self.weight_decay, "weight_decay")
         probability(self.dropout, "dropout")
+        if self.labels_per_class is not None:
+            positive_int(self.labels_per_class, "labels_per_class")
+        positive_int(self.num_val, "num_val")
+        positive_int(self.num_test, "num_test")
         if self.resume and self.checkpoint_dir is None:
             raise ValueError("resume=True needs a checkpoint_dir")
 

@@ -39,6 +39,7 @@ __all__ = [
     "apply_permutation",
     "compute_permutation",
     "prepare_data",
+    "labels_per_class_dataset",
     "build_node_input",
     "build_classifier",
 ]
@@ -67,8 +68,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
 
 
 def tt_shapes(config: TrainConfig, num_nodes: int):
@@ -116,6 +115,28 @@ def compute_permutation(config: TrainConfig, dataset: Any) -> torch.Tensor | Non
     return torch.as_tensor(np.asarray(report.permutation), dtype=torch.int64)
 
 
+def labels_per_class_dataset(dataset: Any, config: TrainConfig) -> Any:
+    """``dataset`` with the label-sparse split of ``config`` (see ``labels_per_class``)."""
+    from tt_gnn.baselines import labels_per_class_split
+
+    if dataset.multilabel:
+        raise ValueError(f"labels_per_class needs single-label data; {dataset.name} is multi-label")
+    train_idx, val_idx, test_idx = labels_per_class_split(
+        dataset.labels, config.labels_per_class, config.num_val, config.num_test, config.split_seed
+    )
+    description = (
+        f"{config.labels_per_class} labels per class, {config.num_val} validation and "
+        f"{config.num_test} test nodes, seed {config.split_seed}"
+    )
+    return dataclasses.replace(
+        dataset,
+        train_idx=train_idx,
+        val_idx=val_idx,
+        test_idx=test_idx,
+        split_description=description,
+    )
+
+
 def prepare_data(
     config: TrainConfig,
     *,
@@ -143,6 +164,8 @@ def prepare_data(
             use_features=config.use_features,
             **config.dataset_options,
         )
+    if config.labels_per_class is not None:
+        dataset = labels_per_class_dataset(dataset, config)
     started = time.perf_counter()
     if permutation is None and parse_reorder(config.reorder)[0] != "none":
         if context.is_main:
