@@ -1,0 +1,176 @@
+"""GraphSAGE and GAT built from ``torch_geometric.nn`` layers, on the torch-native blocks.
+
+Each :class:`~tt_gnn.gnn.blocks.Block` is handed to the PyG layer as a bipartite graph:
+``x = (h, h[:num_dst])``, ``edge_index = block.edge_index()``, ``size = (num_src, num_dst)``.
+GAT layers use ``concat=True`` and the model averages the output layer's heads itself, and
+``add_self_loops=False`` (the backend adds self-loops to the graph, as for the other
+backends), so the parameters are exactly those of the torch-native and DGL models (translated
+by :func:`tt_gnn.gnn.layers.sage_state_to_pyg` / :func:`~tt_gnn.gnn.layers.gat_state_to_pyg`).
+Layers are also initialized as theirs: with the same seed, all three backends start from the
+same weights.
+
+The input is any node-input module (a ``TTEmbedding``, an ``nn.Embedding``, ``NodeFeatures``).
+
+Example:
+    >>> model = build_model("sage", torch.nn.Embedding(10, 8), 8, 16, 3)
+    >>> [type(layer).__name__ for layer in model.layers]
+    ['SAGEConv', 'SAGEConv']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch_geometric.nn import GATConv as PygGATConv
+from torch_geometric.nn import SAGEConv as PygSAGEConv
+
+from tt_gnn.gnn import layers as native
+from tt_gnn.gnn.blocks import Block
+from tt_gnn.gnn.classifier import (
+    MODEL_NAMES,
+    GATBase,
+    GraphSAGEBase,
+    NodeClassifier,
+    make_classifier,
+)
+
+__all__ = ["GraphSAGE", "GAT", "build_model", "MODEL_NAMES"]
+
+
+def _initialized_like_native(
+    make_layer: Callable[[], nn.Module],
+    make_native: Callable[[], nn.Module],
+    to_pyg: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+) -> nn.Module:
+    """A PyG layer holding the weights a torch-native (= DGL) layer draws at this point of the
+    global random stream; the PyG layer's own initialization does not advance the stream."""
+    with torch.random.fork_rng(devices=[]):
+        layer = make_layer()
+    layer.load_state_dict(to_pyg(make_native().state_dict()))
+    return layer
+
+
+class GraphSAGE(GraphSAGEBase):
+    """GraphSAGE (``torch_geometric.nn.SAGEConv``, mean) on an embedding/feature input.
+
+    Args: as :class:`tt_gnn.gnn.models.GraphSAGE`.
+
+    Example:
+        >>> model = GraphSAGE(torch.nn.Embedding(10, 8), 8, 16, 3, num_layers=2)
+        >>> model.layers[0]
+        SAGEConv(8, 16, aggr=mean)
+    """
+
+    def __init__(
+        self,
+        node_input: nn.Module,
+        input_dim: int,
+        hidden: int,
+        num_classes: int,
+        *,
+        num_layers: int = 2,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__(
+            node_input, input_dim, hidden, num_classes, num_layers=num_layers, dropout=dropout
+        )
+        for in_width, out_width in zip(self.widths[:-1], self.widths[1:]):
+            self.layers.append(
+                _initialized_like_native(
+                    lambda i=in_width, o=out_width: PygSAGEConv(i, o, aggr="mean"),
+                    lambda i=in_width, o=out_width: native.SAGEConv(i, o),
+                    native.sage_state_to_pyg,
+                )
+            )
+
+    def convolve(self, index: int, block: Block, h: torch.Tensor) -> torch.Tensor:
+        return self.layers[index](
+            (h, h[: block.num_dst]), block.edge_index(), size=(block.num_src, block.num_dst)
+        )
+
+
+class GAT(GATBase):
+    """GAT (``torch_geometric.nn.GATConv``) on an embedding/feature input.
+
+    Args: as :class:`tt_gnn.gnn.models.GAT`.
+
+    Example:
+        >>> model = GAT(torch.nn.Embedding(10, 8), 8, 4, 3, heads=2)
+        >>> model.layers[1]
+        GATConv(8, 3, heads=2)
+    """
+
+    def __init__(
+        self,
+        node_input: nn.Module,
+        input_dim: int,
+        hidden: int,
+        num_classes: int,
+        *,
+        num_layers: int = 2,
+        heads: int = 4,
+        dropout: float = 0.5,
+        attention_dropout: float = 0.0,
+    ) -> None:
+        super().__init__(
+            node_input,
+            input_dim,
+            hidden,
+            num_classes,
+            num_layers=num_layers,
+            heads=heads,
+            dropout=dropout,
+            attention_dropout=attention_dropout,
+        )
+        heads, drop = self.heads, self.attention_dropout
+        for in_width, head_width in zip(self.input_widths, self.head_widths):
+            self.layers.append(
+                _initialized_like_native(
+                    lambda i=in_width, o=head_width: PygGATConv(
+                        i, o, heads=heads, concat=True, dropout=drop, add_self_loops=False
+                    ),
+                    lambda i=in_width, o=head_width: native.GATConv(
+                        i, o, heads, attention_dropout=drop
+                    ),
+                    native.gat_state_to_pyg,
+                )
+            )
+
+    def convolve(self, index: int, block: Block, h: torch.Tensor) -> torch.Tensor:
+        out = self.layers[index](
+            (h, h[: block.num_dst]), block.edge_index(), size=(block.num_src, block.num_dst)
+        )
+        return out.view(block.num_dst, self.heads, self.head_widths[index])
+
+
+def build_model(
+    model: str,
+    node_input: nn.Module,
+    input_dim: int,
+    hidden: int,
+    num_classes: int,
+    *,
+    num_layers: int = 2,
+    heads: int = 4,
+    dropout: float = 0.5,
+) -> NodeClassifier:
+    """Build ``"sage"`` (:class:`GraphSAGE`) or ``"gat"`` (:class:`GAT`) by name.
+
+    Example:
+        >>> build_model("gat", torch.nn.Embedding(10, 8), 8, 4, 3, heads=2).heads
+        2
+    """
+    return make_classifier(
+        model,
+        GraphSAGE,
+        GAT,
+        node_input,
+        input_dim,
+        hidden,
+        num_classes,
+        num_layers=num_layers,
+        heads=heads,
+        dropout=dropout,
+    )
