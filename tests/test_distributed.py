@@ -9,9 +9,8 @@ import pytest
 import torch
 
 from tt_gnn.data import load_dataset
-from tt_gnn.dgl import dgl
-from tt_gnn.dgl.convert import to_dgl
-from tt_gnn.models import shard_bounds
+from tt_gnn.gnn.classifier import shard_bounds
+from tt_gnn.gnn.sampler import sample_blocks
 from tt_gnn.options import parse_devices
 from tt_gnn.training import TrainConfig, build_classifier, prepare_data, train
 from tt_gnn.training.distributed import DistributedContext, gather_rows, spawn
@@ -70,12 +69,13 @@ def _single_process_reference(dataset):
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     train_idx = dataset.train_idx
     per_rank = len(train_idx) // WORLD_SIZE
-    shards = [train_idx[rank * per_rank : (rank + 1) * per_rank] for rank in range(WORLD_SIZE)]
-    sampler = dgl.dataloading.MultiLayerFullNeighborSampler(2)
+    # The trainer gives rank r every WORLD_SIZE-th seed from r on (no shuffle here).
+    shards = [train_idx[rank::WORLD_SIZE] for rank in range(WORLD_SIZE)]
     for step in range(per_rank // BATCH_PER_RANK):
         window = slice(step * BATCH_PER_RANK, (step + 1) * BATCH_PER_RANK)
         seeds = torch.cat([shard[window] for shard in shards])
-        input_ids, output_ids, blocks = sampler.sample_blocks(to_dgl(dataset.graph), seeds)
+        blocks = sample_blocks(dataset.graph, seeds, [-1, -1], seed=0)
+        input_ids, output_ids = blocks[0].src_ids, blocks[-1].dst_ids
         loss = torch.nn.functional.cross_entropy(
             model(blocks, input_ids), dataset.labels[output_ids]
         )

@@ -93,12 +93,12 @@ def test_prepare_data_reorders_and_adds_self_loops_for_gat(small_dataset):
     prepared = prepare_data(_small_config(model="gat", reorder="random"), dataset=small_dataset)
     assert prepared.permutation is not None
     assert sorted(prepared.permutation.tolist()) == list(range(small_dataset.num_nodes))
-    graph = prepared.graph
+    graph = prepared.graph.graph
     self_loops = (graph.edges()[0] == graph.edges()[1]).sum()
     assert int(self_loops) == small_dataset.num_nodes
     unchanged = prepare_data(_small_config(), dataset=small_dataset)
     assert unchanged.permutation is None
-    assert unchanged.graph.num_edges() == small_dataset.graph.num_edges()
+    assert unchanged.graph.graph.num_edges() == small_dataset.graph.num_edges()
 
 
 def test_checkpoint_roundtrip_is_atomic(tmp_path):

@@ -17,7 +17,14 @@ import argparse
 from types import SimpleNamespace
 from typing import Any
 
-from tt_gnn.options import EMBEDDING_KINDS, MODEL_NAMES, parse_devices, parse_fanouts, parse_reorder
+from tt_gnn.options import (
+    EMBEDDING_KINDS,
+    GNN_BACKENDS,
+    MODEL_NAMES,
+    parse_devices,
+    parse_fanouts,
+    parse_reorder,
+)
 from tt_gnn.training.config import TrainConfig, default_options
 
 __all__ = ["add_arguments", "add_training_arguments", "config_from_args", "run"]
@@ -54,6 +61,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     """Model, embedding and optimization options shared by ``train`` and ``demo``."""
     group = parser.add_argument_group("model and embedding")
     group.add_argument("--model", choices=MODEL_NAMES, default=_DEFAULTS.model)
+    group.add_argument(
+        "--gnn",
+        choices=GNN_BACKENDS,
+        default=_DEFAULTS.gnn,
+        help="graph backend (sampler + layers): torch (torch only, CPU or CUDA), dgl, pyg; "
+        "auto (default) = torch",
+    )
     group.add_argument("--rank", type=int, default=_DEFAULTS.rank, help="TT rank (default 16)")
     group.add_argument("--embedding-dim", type=int, default=_DEFAULTS.embedding_dim)
     group.add_argument("--num-cores", type=int, default=_DEFAULTS.num_cores)
@@ -158,6 +172,7 @@ def training_options(args: argparse.Namespace, default_fanout: int = 10) -> dict
     (``--reorder`` excluded: each command has its own default)."""
     return dict(
         model=args.model,
+        gnn=args.gnn,
         rank=args.rank,
         embedding_dim=args.embedding_dim,
         num_cores=args.num_cores,

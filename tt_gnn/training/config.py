@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tt_gnn.checks import is_integer, non_negative_int, positive_float, positive_int, probability
-from tt_gnn.options import EMBEDDING_KINDS, MODEL_NAMES, parse_fanouts, parse_reorder
+from tt_gnn.options import (
+    EMBEDDING_KINDS,
+    GNN_BACKENDS,
+    MODEL_NAMES,
+    parse_fanouts,
+    parse_reorder,
+)
 
 __all__ = ["TrainConfig", "RESUME_KEYS", "default_options"]
 
@@ -24,7 +30,7 @@ RESUME_KEYS = (
     "dataset", "data_root", "split", "split_seed", "use_features", "model", "embedding",
     "embedding_dim", "rank", "num_cores", "p_shapes", "q_shapes", "init", "reorder", "seed",
     "batch_size", "fanouts", "lr", "weight_decay", "hidden", "heads", "dropout", "shuffle",
-    "dataset_options", "labels_per_class", "num_val", "num_test",
+    "dataset_options", "labels_per_class", "num_val", "num_test", "gnn",
 )  # fmt: skip
 
 
@@ -59,6 +65,9 @@ class TrainConfig:
         output_json: write the final metrics there (None: don't).
         progress: tqdm bars (None: when stderr is a terminal); verbose: print per-epoch lines.
         device: ``"cpu"`` or ``"cuda:<i>"`` for a single process.
+        gnn: the graph backend (sampler and layers): ``"torch"`` (torch only, CPU or CUDA),
+            ``"dgl"``, ``"pyg"``, or ``"auto"`` (default: ``"torch"``, the one that runs on
+            every device; see :func:`tt_gnn.gnn.backend.resolve_graph_backend`).
         dataset_options: extra ``load_dataset`` options (synthetic ``num_nodes``, CSV
             ``labels``, ...).
         labels_per_class: the label-sparse protocol: ``K`` random training nodes per class
@@ -100,6 +109,7 @@ class TrainConfig:
     progress: bool | None = None
     verbose: bool = True
     device: str = "cpu"
+    gnn: str = "auto"
     dataset_options: dict[str, Any] = field(default_factory=dict)
     labels_per_class: int | None = None
     num_val: int = 500
@@ -121,6 +131,8 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid option."""
+        if self.gnn not in GNN_BACKENDS:
+            raise ValueError(f"gnn must be one of {GNN_BACKENDS}, got {self.gnn!r}")
         if self.model not in MODEL_NAMES:
             raise ValueError(f"model must be one of {MODEL_NAMES}, got {self.model!r}")
         if self.embedding not in EMBEDDING_KINDS:

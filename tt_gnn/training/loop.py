@@ -35,11 +35,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from tt_gnn.dgl import dgl
-from tt_gnn.dgl.convert import to_dgl
+from tt_gnn.gnn.classifier import NodeClassifier
 from tt_gnn.io import write_json
 from tt_gnn.metrics import accuracy, correct_count
-from tt_gnn.models import NodeClassifier, iterate_quietly
 from tt_gnn.training.checkpoint import (
     CHECKPOINT_FORMAT,
     check_resumable,
@@ -94,7 +92,7 @@ def evaluate(
     shard = (context.rank, context.world_size) if context.is_distributed else None
     gather = (lambda rows, total: gather_rows(rows, total, context)) if shard else None
     logits = model.layerwise_inference(
-        prepared.graph,
+        prepared.graph.graph,
         chunk_size=config.eval_chunk_size,
         output_nodes=eval_nodes,
         shard=shard,
@@ -119,6 +117,23 @@ def evaluate(
 
 def _selection_key(dataset: Any) -> str:
     return f"val_{dataset.metric}"
+
+
+def _epoch_seeds(
+    train_idx: torch.Tensor, config: TrainConfig, epoch: int, context: DistributedContext
+) -> torch.Tensor:
+    """This rank's training seeds for ``epoch``: one shuffle shared by every rank (seeded by
+    ``(seed, epoch)``), then every ``world_size``-th node from ``rank`` on. With several ranks
+    the ``N mod world_size`` last nodes of the shuffle sit the epoch out, so that every rank
+    takes the same number of steps (DDP needs that)."""
+    order = train_idx
+    if config.shuffle:
+        generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch, 0))
+        order = train_idx[torch.randperm(train_idx.shape[0], generator=generator)]
+    if context.is_distributed:
+        usable = order.shape[0] - order.shape[0] % context.world_size
+        order = order[context.rank : usable : context.world_size]
+    return order
 
 
 class TrainingDiverged(ValueError):
@@ -247,43 +262,37 @@ def train(
             f"{data.num_classes} classes, {data.split_description}; model {config.model}, "
             f"embedding {config.embedding} ({embedding_parameters:,} parameters"
             + (f", {compression_ratio:.1f}x compression" if compression_ratio else "")
-            + f"), reorder {config.reorder}"
+            + f"), reorder {config.reorder}, gnn backend {prepared.backend.name}"
         )
     labels = data.labels
-    sampler = dgl.dataloading.NeighborSampler(list(config.fanouts))
-    dgl_graph = to_dgl(prepared.graph)
     selection = _selection_key(data)
     epoch = start_epoch
     stopped_early = 0 < config.patience <= stopping.bad_evaluations
     while epoch < config.epochs and not stopped_early:
         epoch_started = time.perf_counter()
-        seed_everything(_epoch_seed(config.seed, epoch, context.rank))
-        dgl.seed(_epoch_seed(config.seed, epoch, context.rank))
-        loader = dgl.dataloading.DataLoader(
-            dgl_graph,
-            data.train_idx,
-            sampler,
-            batch_size=config.batch_size,
-            shuffle=config.shuffle,
-            drop_last=False,
-            use_ddp=context.is_distributed,
-            ddp_seed=config.seed,
+        epoch_seed = _epoch_seed(config.seed, epoch, context.rank)
+        seed_everything(epoch_seed)
+        loader = prepared.backend.batches(
+            prepared.graph,
+            _epoch_seeds(data.train_idx, config, epoch, context).to(context.device),
+            config.fanouts,
+            config.batch_size,
+            seed=epoch_seed,
         )
         model.train()
         loss_sum, correct, seen = 0.0, 0.0, 0
         from tqdm.auto import tqdm
 
         batches = tqdm(
-            iterate_quietly(loader),
+            loader,
             total=len(loader),
             desc=f"epoch {epoch + 1}/{config.epochs}",
             disable=not progress,
             leave=False,
         )
         for step, (input_ids, output_ids, blocks) in enumerate(batches):
-            blocks = [block.to(context.device) for block in blocks]
-            targets = labels[output_ids].to(context.device)
-            logits = trained(blocks, input_ids.to(context.device))
+            targets = labels[output_ids.cpu()].to(context.device)
+            logits = trained(blocks, input_ids)
             loss = _loss(logits, targets, data.multilabel)
             loss_value = float(loss.detach())
             if not math.isfinite(loss_value):
@@ -358,6 +367,7 @@ def train(
         "history": history,
         "epoch_seconds": [record["seconds"] for record in history],
         "optimizer": optimizer.name,
+        "gnn_backend": prepared.backend.name,
         **{key: value for key, value in config.to_dict().items() if key in RESUME_KEYS},
     }
     if data.metric != "accuracy":

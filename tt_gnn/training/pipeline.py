@@ -26,8 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from tt_gnn.gnn.backend import GraphBackend, PreparedGraph, resolve_graph_backend
+from tt_gnn.gnn.classifier import NodeClassifier, NodeFeatures
 from tt_gnn.graph import inverse_permutation
-from tt_gnn.models import NodeClassifier, NodeFeatures, build_model
 from tt_gnn.options import parse_reorder
 from tt_gnn.training.config import TrainConfig
 from tt_gnn.training.distributed import DistributedContext, broadcast_tensor
@@ -51,13 +52,16 @@ class PreparedData:
 
     Attributes:
         dataset: the (reordered) ``NodeDataset``: ids are TT rows.
-        graph: the graph the model runs on (self-loops added for GAT).
+        graph: the graph the model runs on (self-loops added for GAT), on the training device,
+            in the backend's form (``graph.graph`` is the framework-free one).
+        backend: the graph backend that samples and builds the layers.
         permutation: int64 ``[N]``, new id -> original id (None: original order).
         reorder_seconds: wall time of computing the permutation.
     """
 
     dataset: Any
-    graph: Any
+    graph: PreparedGraph
+    backend: GraphBackend
     permutation: torch.Tensor | None
     reorder_seconds: float
 
@@ -152,7 +156,7 @@ def prepare_data(
         permutation: a permutation to apply instead of computing one (resume).
         context: data-parallel context; rank 0 computes the permutation and broadcasts it.
     """
-    context = context or DistributedContext()
+    context = context or DistributedContext(device=torch.device(config.device))
     if dataset is None:
         from tt_gnn.data import load_dataset
 
@@ -174,8 +178,10 @@ def prepare_data(
     reorder_seconds = time.perf_counter() - started
     if permutation is not None:
         dataset = apply_permutation(dataset, permutation)
-    graph = dataset.graph.with_self_loops() if config.model == "gat" else dataset.graph
-    return PreparedData(dataset, graph, permutation, reorder_seconds)
+    device = context.device
+    backend = resolve_graph_backend(config.gnn, device)
+    graph = backend.prepare(dataset.graph, device, self_loops=config.model == "gat")
+    return PreparedData(dataset, graph, backend, permutation, reorder_seconds)
 
 
 def build_node_input(
@@ -221,7 +227,7 @@ def build_classifier(
     """Seed with ``config.seed`` and build the model; returns ``(model, params, ratio)``."""
     seed_everything(config.seed)
     node_input, input_dim, parameters, ratio = build_node_input(config, prepared)
-    model = build_model(
+    model = prepared.backend.build_model(
         config.model,
         node_input,
         input_dim,
