@@ -230,3 +230,21 @@ def test_scale_script_writes_table(scale_module: ModuleType, tmp_path: Path) -> 
     text = output.read_text()
     assert "| 5,000 | 2 |" in text and "| clustered |" in text
     assert "| 8 | 174,720 | 174,720 | 81,362.6x |" in text
+
+
+@pytest.mark.slow
+def test_main_job_dry_run(tmp_path):
+    """experiments/main_job.py --dry-run: every phase of both methods runs and is reported."""
+    import subprocess
+    import sys
+
+    output = tmp_path / "main_job.md"
+    completed = subprocess.run(
+        [sys.executable, str(EXPERIMENTS / "main_job.py"), "--dry-run",
+         "--cache-dir", str(tmp_path / "cache"), "--output", str(output)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    table = output.read_text()
+    assert "| tt (Adam) |" in table and "| full (SparseAdam (sparse embedding) + Adam) |" in table
+    assert "TT / full: step time" in table
