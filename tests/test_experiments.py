@@ -248,3 +248,23 @@ def test_main_job_dry_run(tmp_path):
     table = output.read_text()
     assert "| tt (Adam) |" in table and "| full (SparseAdam (sparse embedding) + Adam) |" in table
     assert "TT / full: step time" in table
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run(tmp_path):
+    """experiments/gpu_check.py --dry-run: all four sections run on the CPU and pass."""
+    import subprocess
+    import sys
+
+    output = tmp_path / "gpu_check.md"
+    completed = subprocess.run(
+        [sys.executable, str(EXPERIMENTS / "gpu_check.py"), "--dry-run", "--cache-dir",
+         str(tmp_path / "cache"), "--output", str(output)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+    report = output.read_text()
+    for section in ("(a) kernels", "(b) lookup throughput", "(c) main job", "(d) accuracy"):
+        assert f"## {section}" in report and "passed" in report
+    assert "All sections passed." in report
+    assert "Deterministic backward, two runs bit-identical: **True**" in report
