@@ -102,6 +102,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lr", type=float, default=_DEFAULTS.lr)
     group.add_argument("--weight-decay", type=float, default=_DEFAULTS.weight_decay)
     group.add_argument("--no-progress", action="store_true", help="no progress bars")
+    group.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="bit-identical results on any machine: one thread, deterministic kernels "
+        "(default: a seed fixes every random choice; float sums may differ across thread counts)",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -191,6 +197,7 @@ def training_options(args: argparse.Namespace, default_fanout: int = 10) -> dict
         lr=args.lr,
         weight_decay=args.weight_decay,
         progress=False if args.no_progress else None,
+        deterministic=args.deterministic,
     )
 
 

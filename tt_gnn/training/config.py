@@ -65,6 +65,11 @@ class TrainConfig:
         output_json: write the final metrics there (None: don't).
         progress: tqdm bars (None: when stderr is a terminal); verbose: print per-epoch lines.
         device: ``"cpu"`` or ``"cuda:<i>"`` for a single process.
+        deterministic: bit-identical results on any machine and thread count: one torch thread
+            per process, ``torch.use_deterministic_algorithms(True)`` and the TT kernels'
+            deterministic backward. Without it a seed still fixes every random choice
+            (sampling, shuffling, dropout, initialization), so runs with the same thread count
+            are identical; across thread counts float sums may round differently.
         gnn: the graph backend (sampler and layers): ``"torch"`` (torch only, CPU or CUDA),
             ``"dgl"``, ``"pyg"``, or ``"auto"`` (default: ``"torch"``, the one that runs on
             every device; see :func:`tt_gnn.gnn.backend.resolve_graph_backend`).
@@ -110,6 +115,7 @@ class TrainConfig:
     verbose: bool = True
     device: str = "cpu"
     gnn: str = "auto"
+    deterministic: bool = False
     dataset_options: dict[str, Any] = field(default_factory=dict)
     labels_per_class: int | None = None
     num_val: int = 500

@@ -29,7 +29,8 @@ __all__ = ["run", "main_worker"]
 
 def main_worker(context: DistributedContext, config: TrainConfig) -> None:
     """Entry point of one spawned data-parallel process (``distributed.spawn`` calls it)."""
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // context.world_size))
+    threads = 1 if config.deterministic else (os.cpu_count() or 1) // context.world_size
+    torch.set_num_threads(max(1, threads))
     train(config, context=context)
 
 

@@ -24,11 +24,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,8 +220,38 @@ def train(
         dataset's metric under ``test_<metric>``/``val_<metric>`` for multi-label data,
         ``best_epoch``, ``history`` and the run's options; and the best-validation model.
     """
+    with _deterministic_mode(config.deterministic):
+        return _train(config, dataset, permutation, context, on_step)
+
+
+@contextlib.contextmanager
+def _deterministic_mode(enabled: bool) -> Iterator[None]:
+    """One thread and deterministic algorithms inside, the caller's settings restored after."""
+    if not enabled:
+        yield
+        return
+    threads = torch.get_num_threads()
+    algorithms = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(algorithms, warn_only=warn_only)
+
+
+def _train(
+    config: TrainConfig,
+    dataset: Any,
+    permutation: torch.Tensor | None,
+    context: DistributedContext | None,
+    on_step: Callable[[int, int], None] | None,
+) -> TrainResult:
     started = time.perf_counter()
     context = context or DistributedContext(device=torch.device(config.device))
+
     progress = sys.stderr.isatty() if config.progress is None else config.progress
     progress = progress and context.is_main
     verbose = config.verbose and context.is_main

@@ -216,6 +216,7 @@ def build_node_input(
         init=config.init,
         graph=dataset.graph if config.init != "gaussian" else None,
         seed=config.seed,
+        deterministic=config.deterministic,
     )
     parameters = int(module.num_parameters())
     return module, config.embedding_dim, parameters, dense_parameters / parameters
