@@ -68,9 +68,11 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="graph backend (sampler + layers): torch (torch only, CPU or CUDA), dgl, pyg; "
         "auto (default) = torch",
     )
-    group.add_argument("--rank", type=int, default=_DEFAULTS.rank, help="TT rank (default 16)")
+    group.add_argument("--rank", type=int, help=f"TT rank (default {_DEFAULTS.rank})")
     group.add_argument("--embedding-dim", type=int, default=_DEFAULTS.embedding_dim)
-    group.add_argument("--num-cores", type=int, default=_DEFAULTS.num_cores)
+    group.add_argument(
+        "--num-cores", type=int, help=f"TT cores (default {_DEFAULTS.num_cores})"
+    )
     group.add_argument("--p-shapes", type=_shape_list, help="TT row factors, e.g. 20,30,40")
     group.add_argument("--q-shapes", type=_shape_list, help="TT column factors, e.g. 4,4,8")
     group.add_argument(
@@ -179,9 +181,9 @@ def training_options(args: argparse.Namespace, default_fanout: int = 10) -> dict
     return dict(
         model=args.model,
         gnn=args.gnn,
-        rank=args.rank,
+        rank=_DEFAULTS.rank if args.rank is None else args.rank,
         embedding_dim=args.embedding_dim,
-        num_cores=args.num_cores,
+        num_cores=_DEFAULTS.num_cores if args.num_cores is None else args.num_cores,
         p_shapes=args.p_shapes,
         q_shapes=args.q_shapes,
         init=args.init,
@@ -201,8 +203,22 @@ def training_options(args: argparse.Namespace, default_fanout: int = 10) -> dict
     )
 
 
+# Options that shape a TT table: an error with another --embedding, never silently ignored.
+TT_ONLY_OPTIONS = ("rank", "num_cores", "p_shapes", "q_shapes")
+
+
+def check_embedding_options(args: argparse.Namespace, embedding: str) -> None:
+    """Refuse options that the chosen ``--embedding`` cannot use."""
+    if embedding != "tt":
+        given = [name for name in TT_ONLY_OPTIONS if getattr(args, name, None) is not None]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise ValueError(f"{flag} applies to --embedding tt only, not --embedding {embedding}")
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The :class:`~tt_gnn.training.TrainConfig` described by parsed ``tt-gnn train`` options."""
+    check_embedding_options(args, args.embedding)
     dataset_options = {}
     if args.num_nodes is not None:
         dataset_options["num_nodes"] = args.num_nodes
