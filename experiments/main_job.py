@@ -95,12 +95,13 @@ def _cache(args: argparse.Namespace) -> Path:
 def prepare_cache(args: argparse.Namespace) -> dict[str, float]:
     """Generate the graph and the TT permutation once; return their wall times."""
     from tt_gnn.data import load_dataset
+    from tt_gnn.io import atomic_write, write_json
     from tt_gnn.shapes import choose_shapes
 
     folder = _cache(args)
     folder.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
-    if not (folder / "indices.npy").exists():
+    if not (folder / "meta.json").exists():  # written last: its presence means complete
         started = time.perf_counter()
         dataset = load_dataset(
             "synthetic", num_nodes=args.num_nodes, average_degree=args.average_degree
@@ -113,8 +114,9 @@ def prepare_cache(args: argparse.Namespace) -> dict[str, float]:
             ("val_idx", dataset.val_idx),
             ("test_idx", dataset.test_idx),
         ):
-            np.save(folder / f"{name}.npy", value.numpy())
-        (folder / "meta.json").write_text(json.dumps({"num_classes": dataset.num_classes}))
+            with atomic_write(folder / f"{name}.npy") as stream:
+                np.save(stream, value.numpy())
+        write_json({"num_classes": dataset.num_classes}, folder / "meta.json")
         seconds["generate"] = time.perf_counter() - started
     order_file = folder / f"order-{args.reorder}.npy"
     if args.reorder != "none" and not order_file.exists():
@@ -129,7 +131,8 @@ def prepare_cache(args: argparse.Namespace) -> dict[str, float]:
         started = time.perf_counter()
         report = compute_order(graph, shapes.p_shapes, method=args.reorder, seed=0)
         seconds["reorder"] = time.perf_counter() - started
-        np.save(order_file, report.permutation)
+        with atomic_write(order_file) as stream:
+            np.save(stream, report.permutation)
     return seconds
 
 

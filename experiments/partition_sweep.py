@@ -30,11 +30,9 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,7 +42,7 @@ import numpy as np
 import torch
 
 from tt_gnn.data import load_dataset
-from tt_gnn.io import write_json
+from tt_gnn.io import atomic_write, write_json
 from tt_gnn.options import parse_reorder
 from tt_gnn.reorder import reorder_graph
 from tt_gnn.shapes import choose_shapes
@@ -158,15 +156,8 @@ def plan_cells(
 
 
 def _atomic_save_npy(array: np.ndarray, path: Path) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.save(stream, array)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_write(path) as stream:
+        np.save(stream, array)
 
 
 class PermutationCache:
@@ -473,16 +464,11 @@ def plot_report(
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize=8)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(handle)
     try:
-        figure.savefig(temporary, dpi=110)
-        os.replace(temporary, path)
+        with atomic_write(path) as stream:
+            figure.savefig(stream, dpi=110, format="png")
     finally:
         plt.close(figure)
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def _header(
@@ -640,10 +626,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = markdown_report(records, reorders, args.ranks, args.models, header)
     output.parent.mkdir(parents=True, exist_ok=True)
     markdown_path = output.with_name(output.name + ".md")
-    handle, temporary = tempfile.mkstemp(prefix=".sweep.", suffix=".md", dir=output.parent)
-    with os.fdopen(handle, "w") as stream:
+    with atomic_write(markdown_path, "w") as stream:
         stream.write(report)
-    os.replace(temporary, markdown_path)
     if records:
         plot_report(
             records, args.ranks, args.models, output.with_name(output.name + ".png"), dataset.name

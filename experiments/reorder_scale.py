@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tt_gnn.io import atomic_write
 from tt_gnn.reorder import reorder_graph
 from tt_gnn.shapes import choose_shapes
 from tt_gnn.synthetic import planted_partition_graph
@@ -69,9 +69,8 @@ def edge_files(args: argparse.Namespace, directory: Path) -> Path:
     print(f"graph: generated in {time.perf_counter() - started:.1f} s", flush=True)
     edge_dir.mkdir(parents=True, exist_ok=True)
     for name, values in (("src", graph.src), ("dst", graph.dst)):
-        temporary = edge_dir / f".{name}.tmp.npy"
-        np.save(temporary, values)
-        os.replace(temporary, edge_dir / f"{name}.npy")
+        with atomic_write(edge_dir / f"{name}.npy") as stream:
+            np.save(stream, values)
     return edge_dir
 
 
