@@ -348,3 +348,17 @@ def test_torch_backend_batches_are_neighbor_batches_on_the_graph_device():
     assert isinstance(batches, NeighborBatches) and len(batches) == 3
     with pytest.raises(TypeError, match="Graph"):
         backend.prepare((torch.tensor([0]), torch.tensor([1])), "cpu", self_loops=False)
+
+
+def test_the_torch_native_package_imports_neither_dgl_nor_pyg():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tt_gnn.gnn, tt_gnn.gnn.backend as b; b.resolve_graph_backend('auto'); "
+        "print('dgl' in sys.modules, 'torch_geometric' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
