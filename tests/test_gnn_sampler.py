@@ -190,6 +190,8 @@ def test_a_nodes_sample_does_not_depend_on_the_rest_of_the_batch():
     together, counts = sample_neighbors(graph, torch.tensor([0, hub, 5]), 4, seed=9)
     start = int(counts[0])
     assert torch.equal(alone, together[start : start + 4])
+    repeated, _ = sample_neighbors(graph, torch.tensor([hub, hub]), 4, seed=9)
+    assert torch.equal(repeated, torch.cat([alone, alone]))
 
 
 def test_to_block_relabels_with_destinations_first():
