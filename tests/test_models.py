@@ -1,4 +1,6 @@
-"""Tests for tt_gnn.models: dense references, sampled vs layer-wise inference, input modules."""
+"""Tests for the DGL models (tt_gnn.dgl.models) on DGL graphs and DGL's samplers: dense
+references, sampled vs layer-wise inference, input modules. The same tests for the torch-native
+models, and the three backends against each other, are in test_gnn_models.py."""
 
 from __future__ import annotations
 
@@ -6,7 +8,8 @@ import pytest
 import torch
 
 from tt_gnn.dgl import dgl
-from tt_gnn.models import GAT, GraphSAGE, NodeFeatures, build_model, shard_bounds
+from tt_gnn.dgl.models import GAT, GraphSAGE, build_model
+from tt_gnn.gnn.classifier import NodeFeatures, shard_bounds
 
 
 def _random_graph(num_nodes: int = 60, num_edges: int = 240, seed: int = 0):
@@ -150,3 +153,35 @@ def test_invalid_arguments_are_rejected():
         model(blocks, torch.arange(10))
     with pytest.raises(ValueError, match="together"):
         model.layerwise_inference(_random_graph(10, 20), shard=(0, 2))
+
+
+def test_to_dgl_block_keeps_edges_and_ids():
+    from tt_gnn.dgl.models import to_dgl_block
+    from tt_gnn.gnn.sampler import full_neighbor_block
+    from tt_gnn.graph import Graph
+
+    graph = Graph.from_edges([0, 1, 2, 2], [1, 1, 0, 3], num_nodes=4)
+    block = full_neighbor_block(graph, torch.tensor([1, 3]))
+    converted = to_dgl_block(block)
+    assert converted.is_block
+    assert (converted.num_src_nodes(), converted.num_dst_nodes()) == (block.num_src, 2)
+    src, dst = converted.edges()
+    assert torch.equal(src, block.src) and torch.equal(dst, block.dst)
+    assert torch.equal(converted.srcdata[dgl.NID], block.src_ids)
+    assert torch.equal(converted.dstdata[dgl.NID], torch.tensor([1, 3]))
+
+
+def test_dgl_backend_batches_cover_the_seeds_and_repeat_for_a_seed():
+    from tt_gnn.dgl.backend import BACKEND
+    from tt_gnn.dgl.convert import from_dgl
+
+    prepared = BACKEND.prepare(from_dgl(_random_graph()), "cpu", self_loops=True)
+    assert prepared.native.num_edges() == prepared.graph.num_edges()
+    seeds = torch.randperm(60, generator=torch.Generator().manual_seed(0))[:25]
+    batches = BACKEND.batches(prepared, seeds, [2, 2], 10, seed=3)
+    first, again = list(batches), list(batches)
+    assert len(batches) == 3
+    assert torch.equal(torch.cat([output_ids for _, output_ids, _ in first]), seeds)
+    for (input_a, _, blocks_a), (input_b, _, _) in zip(first, again):
+        assert torch.equal(input_a, input_b)
+        assert len(blocks_a) == 2 and torch.equal(blocks_a[0].srcdata[dgl.NID], input_a)

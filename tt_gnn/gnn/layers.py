@@ -186,8 +186,11 @@ class GATConv(nn.Module):
     def forward(self, block: Block, h: torch.Tensor) -> torch.Tensor:
         heads, width = self.num_heads, self.out_features
         projected = self.fc(h).view(-1, heads, width)
-        source_scores = (projected * self.attn_l).sum(dim=-1)
-        destination_scores = (projected[: block.num_dst] * self.attn_r).sum(dim=-1)
+        # a . (W h) = (W^T a) . h: fold the attention vectors into the weight, [in, H], instead
+        # of multiplying the [num_src, H, width] projection elementwise.
+        weight = self.fc.weight.view(heads, width, self.in_features)
+        source_scores = h @ torch.einsum("hwi,hw->ih", weight, self.attn_l[0])
+        destination_scores = h[: block.num_dst] @ torch.einsum("hwi,hw->ih", weight, self.attn_r[0])
         scores = nn.functional.leaky_relu(
             torch.index_select(source_scores, 0, block.src)
             + torch.index_select(destination_scores, 0, block.dst),

@@ -331,7 +331,12 @@ def check_fanouts(fanouts: Sequence[int]) -> list[int]:
 def _check_nodes(graph: Graph, nodes: torch.Tensor, name: str, *, distinct: bool) -> torch.Tensor:
     """``nodes`` as int64 on the graph's device: 1-D integer ids in ``[0, N)``."""
     if not isinstance(nodes, torch.Tensor) or nodes.dim() != 1:
-        raise ValueError(f"{name} must be a 1-D tensor of node ids, got {nodes!r}")
+        received = (
+            f"a tensor of shape {tuple(nodes.shape)}"
+            if isinstance(nodes, torch.Tensor)
+            else type(nodes).__name__
+        )
+        raise ValueError(f"{name} must be a 1-D tensor of node ids, got {received}")
     if nodes.is_floating_point() or nodes.is_complex() or nodes.dtype == torch.bool:
         raise TypeError(f"{name} must be an integer tensor, got {nodes.dtype}")
     nodes = nodes.to(device=graph.device, dtype=torch.int64)

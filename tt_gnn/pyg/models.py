@@ -5,7 +5,8 @@ Each :class:`~tt_gnn.gnn.blocks.Block` is handed to the PyG layer as a bipartite
 GAT layers use ``concat=True`` and the model averages the output layer's heads itself, and
 ``add_self_loops=False`` (the backend adds self-loops to the graph, as for the other
 backends), so the parameters are exactly those of the torch-native and DGL models (translated
-by :func:`tt_gnn.gnn.layers.sage_state_to_pyg` / :func:`~tt_gnn.gnn.layers.gat_state_to_pyg`).
+by :func:`state_to_pyg` and :func:`state_from_pyg`, layer by layer with
+:func:`tt_gnn.gnn.layers.sage_state_to_pyg` / :func:`~tt_gnn.gnn.layers.gat_state_to_pyg`).
 Layers are also initialized as theirs: with the same seed, all three backends start from the
 same weights.
 
@@ -36,7 +37,7 @@ from tt_gnn.gnn.classifier import (
     make_classifier,
 )
 
-__all__ = ["GraphSAGE", "GAT", "build_model", "MODEL_NAMES"]
+__all__ = ["GraphSAGE", "GAT", "build_model", "state_to_pyg", "state_from_pyg", "MODEL_NAMES"]
 
 
 def _initialized_like_native(
@@ -174,3 +175,57 @@ def build_model(
         heads=heads,
         dropout=dropout,
     )
+
+
+_LAYER_TRANSLATIONS = {
+    "sage": (native.sage_state_to_pyg, native.sage_state_from_pyg),
+    "gat": (native.gat_state_to_pyg, native.gat_state_from_pyg),
+}
+
+
+def _translate_layers(
+    state: dict[str, torch.Tensor], model: str, direction: int
+) -> dict[str, torch.Tensor]:
+    if model not in _LAYER_TRANSLATIONS:
+        raise ValueError(f"unknown model {model!r}; expected one of {MODEL_NAMES}")
+    translate = _LAYER_TRANSLATIONS[model][direction]
+    result: dict[str, torch.Tensor] = {}
+    layer_states: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        if key.startswith("layers."):
+            index, name = key[len("layers.") :].split(".", 1)
+            layer_states.setdefault(index, {})[name] = value
+        else:
+            result[key] = value
+    for index, layer_state in layer_states.items():
+        for name, value in translate(layer_state).items():
+            result[f"layers.{index}.{name}"] = value
+    return result
+
+
+def state_to_pyg(state: dict[str, torch.Tensor], model: str) -> dict[str, torch.Tensor]:
+    """A torch-native or DGL classifier's state dict for the PyG classifier ``model``.
+
+    Layer parameters (``layers.<i>.*``) are renamed; everything else (``node_input.*``) is
+    kept.
+
+    Example:
+        >>> from tt_gnn.gnn.models import build_model as build_native
+        >>> native_model = build_native("sage", torch.nn.Embedding(10, 8), 8, 4, 3)
+        >>> pyg_model = build_model("sage", torch.nn.Embedding(10, 8), 8, 4, 3)
+        >>> pyg_model.load_state_dict(state_to_pyg(native_model.state_dict(), "sage"))
+        <All keys matched successfully>
+    """
+    return _translate_layers(state, model, 0)
+
+
+def state_from_pyg(state: dict[str, torch.Tensor], model: str) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`state_to_pyg`: a PyG classifier's state dict for the torch-native
+    (or DGL) classifier ``model``.
+
+    Example:
+        >>> pyg_model = build_model("gat", torch.nn.Embedding(10, 8), 8, 4, 3, heads=2)
+        >>> sorted(state_from_pyg(pyg_model.state_dict(), "gat"))[:2]
+        ['layers.0.attn_l', 'layers.0.attn_r']
+    """
+    return _translate_layers(state, model, 1)
