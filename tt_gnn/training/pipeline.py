@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,14 +136,17 @@ def prepare_data(
     if dataset is None:
         from tt_gnn.data import load_dataset
 
-        dataset = load_dataset(
-            config.dataset,
-            root=config.data_root,
-            split=config.split,
-            split_seed=config.split_seed,
-            use_features=config.use_features,
-            **config.dataset_options,
-        )
+        with warnings.catch_warnings():
+            if config.embedding == "features":  # no features is an error below, not a warning
+                warnings.filterwarnings("ignore", message=".*has no node features")
+            dataset = load_dataset(
+                config.dataset,
+                root=config.data_root,
+                split=config.split,
+                split_seed=config.split_seed,
+                use_features=config.use_features,
+                **config.dataset_options,
+            )
     started = time.perf_counter()
     if permutation is None and parse_reorder(config.reorder)[0] != "none":
         if context.is_main:
