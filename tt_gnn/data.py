@@ -34,11 +34,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from tt_gnn.checks import positive_int
+from tt_gnn.checks import non_negative_int, positive_float, positive_int
 from tt_gnn.datasets.base import NodeDataset, micro_f1
 from tt_gnn.datasets.common import (
     DEFAULT_SPLIT_FRACTIONS,
+    LOADER_BYTES_PER_NODE,
     check_fractions,
+    check_node_count,
+    check_regular_file,
     fraction_text,
     make_graph,
     random_split,
@@ -136,7 +139,14 @@ def load_dataset(
     """
     if isinstance(split, bool) or not isinstance(split, int) or split < 0:
         raise ValueError(f"split must be an int >= 0, got {split!r}")
+    non_negative_int(split_seed, "split_seed")
+    if not isinstance(use_features, bool):
+        raise ValueError(f"use_features must be True or False, got {use_features!r}")
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"name_or_path must be a dataset name or a path, got {name_or_path!r}")
     name = os.fspath(name_or_path)
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name_or_path must be a dataset name or a path, got {name_or_path!r}")
     if name == "synthetic":
         return _load_synthetic(split, split_seed, use_features, options)
     if name.startswith("ogbn-"):
@@ -146,7 +156,7 @@ def load_dataset(
     path = Path(name).expanduser()
     if path.is_dir():
         graph_file = path / "graph.npz"
-        if not graph_file.is_file():
+        if not graph_file.exists() and not graph_file.is_symlink():
             raise FileNotFoundError(f"directory {path} has no graph.npz")
         return load_npz(graph_file, path.name, split, split_seed, use_features, options)
     if path.is_file():
@@ -154,6 +164,8 @@ def load_dataset(
             name = path.parent.name if path.name == "graph.npz" else path.stem
             return load_npz(path, name, split, split_seed, use_features, options)
         return load_edge_list(path, split, split_seed, use_features, options)
+    if path.exists() or path.is_symlink():  # /dev/null, a pipe, a broken link
+        check_regular_file(path, "dataset file")
     if os.sep in name or "/" in name or path.suffix:
         raise FileNotFoundError(f"dataset file {path} does not exist")
     data_root = Path(root).expanduser() if root is not None else default_data_root()
@@ -192,12 +204,23 @@ def _load_synthetic(
     num_communities = settings.pop("num_communities")
     if num_communities is None:
         num_communities = max(2, num_nodes // 100)
+    num_communities = positive_int(num_communities, "num_communities")
     if "num_classes" not in options:
         settings["num_classes"] = min(settings["num_classes"], num_communities)
-    if int(settings["num_classes"]) < 2:
+    if positive_int(settings["num_classes"], "num_classes") < 2:
         raise ValueError(
             f"the synthetic graph needs num_classes >= 2, got {settings['num_classes']}"
         )
+    average_degree = settings["average_degree"]
+    if average_degree != 0:
+        positive_float(average_degree, "average_degree")
+    non_negative_int(settings["seed"], "seed")
+    # the generator's int64 src/dst draws: 8 bytes per node per unit of average degree
+    check_node_count(
+        num_nodes,
+        LOADER_BYTES_PER_NODE + 8 * float(average_degree),
+        f"'synthetic' with num_nodes={num_nodes}, average_degree={average_degree}",
+    )
     generated = planted_partition_graph(num_nodes, int(num_communities), **settings)
     if use_features:
         warnings.warn("the synthetic graph has no node features; features=None", stacklevel=3)

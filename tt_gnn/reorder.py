@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tt_gnn.checks import non_negative_int
 from tt_gnn.graph import GraphLike, edge_arrays, relabel_graph, symmetric_adjacency
 from tt_gnn.options import REORDER_METHODS as METHODS
 from tt_gnn.options import parse_reorder
@@ -137,6 +138,10 @@ class ReorderReport:
         return "\n".join(lines)
 
 
+# METIS seeds are C int64, and tt-metis adds small offsets to the seed for its retries.
+_SEED_LIMIT = 2**62
+
+
 def _resolve_p_shapes(p_shapes: object, num_nodes: int, num_cores: int) -> tuple[int, ...]:
     if p_shapes is None:
         return choose_shapes(num_nodes, 1, num_cores=num_cores).p_shapes
@@ -177,6 +182,11 @@ def _as_labels(labels: object, num_nodes: int) -> np.ndarray:
         )
     if array.size and not np.issubdtype(array.dtype, np.integer):
         raise TypeError(f"labels must be integer class ids (-1 = unknown), got {array.dtype}")
+    if array.size and (int(array.min()) < -1 or int(array.max()) >= num_nodes):
+        bad = int(array.min()) if int(array.min()) < -1 else int(array.max())
+        raise ValueError(
+            f"labels must be class ids in 0..{num_nodes - 1} or -1 (unknown), got {bad}"
+        )
     return array.astype(np.int64, copy=False)
 
 
@@ -264,6 +274,8 @@ def compute_order(
     """
     started = time.perf_counter()
     method, num_parts = parse_reorder(method, num_parts)
+    if non_negative_int(seed, "seed") >= _SEED_LIMIT:
+        raise ValueError(f"seed must be below 2**62 (METIS takes a C int64), got {seed}")
     src, dst, total = edge_arrays(g, num_nodes)
     shape = _resolve_p_shapes(p_shapes, total, num_cores)
     if num_parts is not None and num_parts > total:
@@ -340,7 +352,8 @@ def reorder_graph(
             leaf blocks). ``"random"``: a seeded random permutation. ``"none"``: keep ids.
         num_parts: the older spelling of ``"metis:<k>"`` (with ``method="metis"``); 0 means
             keep the original order. Must be in ``[0, N]``.
-        seed: METIS and random seed; the result is deterministic for a given seed.
+        seed: METIS and random seed in ``[0, 2**62)``; the result is deterministic for a given
+            seed.
         labels: optional int class ids ``[N]`` (-1 = unknown) for the homophily report.
         num_nodes: node count for a ``(src, dst)`` pair (default ``max id + 1``).
         num_cores: ``d`` when ``p_shapes`` is None (default 3).

@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 # Errors that bad input (arguments, files, sizes) raises across tt-gnn: reported in one line with
 # exit status 2 instead of a traceback; set TT_GNN_DEBUG=1 to see the traceback.
@@ -24,14 +25,22 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other tt-gnn error (subcommand
+    parsers share the class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tt-gnn", description="Tensor-Train node embeddings for graph neural networks."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         subparser = subparsers.add_parser(name, help=help_text, description=help_text)
-        subparser.set_defaults(_module=module_name)
+        subparser.set_defaults(_module=module_name, _parser=subparser)
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
@@ -44,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:  # reported by the subcommand, so the message starts with "tt-gnn <command>:"
+        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     missing = getattr(args, "_missing", None)
     if missing:
         print(f"tt-gnn: {missing}", file=sys.stderr)

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["add_arguments", "run", "read_graph", "write_permutation"]
 
+# What reordering allocates per node at the least: int64 CSR offsets, permutation and inverse.
+_BYTES_PER_NODE = 24
+
 
 def _shape_list(text: str) -> tuple[int, ...]:
     try:
@@ -88,35 +91,40 @@ def read_graph(
 ) -> tuple[tuple[np.ndarray, np.ndarray], int | None, np.ndarray | None]:
     """Read ``((src, dst), num_nodes, labels)`` from a shared-data ``.npz`` or a CSV edge list.
 
+    Both go through the dataset loaders' readers (:func:`tt_gnn.datasets.npz.read_npz_graph`,
+    :func:`tt_gnn.data.read_edge_list_csv`), so a file is accepted or refused with the same
+    message by ``tt-gnn reorder`` and ``tt-gnn train``.
+
     Example:
         >>> (src, dst), n, labels = read_graph(Path("graph.npz"))  # doctest: +SKIP
     """
-    import numpy as np
+    from tt_gnn.checks import positive_int
+    from tt_gnn.datasets.common import check_node_count, check_regular_file
 
-    if not path.is_file():
-        raise ValueError(f"input file {path} does not exist")
+    if num_nodes is not None:
+        num_nodes = positive_int(num_nodes, "--num-nodes")
+    check_regular_file(path, "input file")
+    labels = None
     if path.suffix == ".npz":
-        with np.load(path) as archive:
-            if "edges" not in archive.files or "num_nodes" not in archive.files:
-                raise ValueError(
-                    f"{path}: expected arrays 'edges' [E, 2] and 'num_nodes', found "
-                    f"{sorted(archive.files)}"
-                )
-            edges = archive["edges"]
-            stored_nodes = int(archive["num_nodes"])
-            labels = archive["labels"] if "labels" in archive.files else None
-        if edges.ndim != 2 or edges.shape[1] != 2:
-            raise ValueError(f"{path}: 'edges' must have shape [E, 2], got {edges.shape}")
-        if num_nodes is not None and num_nodes != stored_nodes:
+        from tt_gnn.datasets.npz import read_npz_graph
+
+        (src, dst), stored_nodes, labels = read_npz_graph(path)
+        if num_nodes is not None and stored_nodes is not None and num_nodes != stored_nodes:
             raise ValueError(f"--num-nodes {num_nodes} does not match {path}'s {stored_nodes}")
-        if labels is not None and labels.ndim != 1:
-            labels = None
-        return (edges[:, 0], edges[:, 1]), stored_nodes, labels
-    if path.suffix == ".csv":
+        num_nodes = stored_nodes if stored_nodes is not None else num_nodes
+    elif path.suffix == ".csv":
         from tt_gnn.data import read_edge_list_csv
 
-        return read_edge_list_csv(path, num_nodes), num_nodes, None
-    raise ValueError(f"input {path} must be a .npz (shared-data format) or a .csv edge list")
+        src, dst = read_edge_list_csv(path, num_nodes)
+    else:
+        raise ValueError(f"input {path} must be a .npz (shared-data format) or a .csv edge list")
+    if num_nodes is None:
+        largest = max(int(src.max(initial=-1)), int(dst.max(initial=-1)))
+        description = f"{path}: node id {largest} (ids must be 0..N-1)"
+        check_node_count(largest + 1, _BYTES_PER_NODE, description)
+    else:
+        check_node_count(num_nodes, _BYTES_PER_NODE, f"{path} with num_nodes={num_nodes}")
+    return (src, dst), num_nodes, labels
 
 
 def write_permutation(path: Path, report: ReorderReport) -> None:

@@ -49,6 +49,13 @@ def _fanouts(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _devices(text: str) -> list[int]:
+    try:
+        return parse_devices(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _reorder(text: str) -> str:
     try:
         parse_reorder(text)
@@ -153,9 +160,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", help="continue from --checkpoint-dir's checkpoint"
     )
     group.add_argument("--nproc", type=int, default=1, help="data-parallel processes (gloo on CPU)")
-    group.add_argument(
-        "--devices", type=parse_devices, default=[], help="CUDA devices, e.g. 0,1 (NCCL)"
-    )
+    group.add_argument("--devices", type=_devices, default=[], help="CUDA devices, e.g. 0,1 (NCCL)")
 
 
 def resolve_fanouts(

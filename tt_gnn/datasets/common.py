@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from tt_gnn.graph import Graph
+from tt_gnn.io import available_memory_bytes
 
 DEFAULT_SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
 
@@ -23,6 +26,62 @@ def reject_options(options: dict[str, Any], accepted: tuple[str, ...], source: s
     if unknown:
         raise ValueError(
             f"unexpected option(s) {unknown} for {source}; accepted: {list(accepted) or 'none'}"
+        )
+
+
+def check_regular_file(path: Path, what: str) -> None:
+    """Raise unless ``path`` is a regular file (or a symbolic link to one).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist, or is a symbolic link to nothing.
+        ValueError: ``path`` is a directory, a device such as ``/dev/null``, a pipe or a socket.
+
+    Example:
+        >>> check_regular_file(Path("/dev/null"), "labels file")
+        Traceback (most recent call last):
+        ...
+        ValueError: labels file /dev/null is not a file (it is a device, pipe or socket)
+    """
+    if path.is_file():
+        return
+    if path.is_symlink() and not path.exists():
+        raise FileNotFoundError(
+            f"{what} {path} is a broken symbolic link (to {os.readlink(path)!r})"
+        )
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    kind = "a directory" if path.is_dir() else "a device, pipe or socket"
+    raise ValueError(f"{what} {path} is not a file (it is {kind})")
+
+
+# What loading allocates per node at the least: int64 labels and int64 CSR row offsets.
+LOADER_BYTES_PER_NODE = 16
+
+
+def check_node_count(num_nodes: int, bytes_per_node: float, description: str) -> None:
+    """Refuse a node count whose arrays cannot fit in memory, before allocating any of them.
+
+    A single stray id (``3000000000`` in a 50-node edge list) makes ``max id + 1`` nodes; that
+    must be an error naming the id, not a process killed by the kernel.
+
+    Args:
+        num_nodes: ``N``.
+        bytes_per_node: a lower bound on what the caller allocates per node.
+        description: what asks for ``N`` nodes, e.g. ``"edges.csv: node id 3000000000"``.
+
+    Raises:
+        MemoryError: naming ``description``, ``N``, the bytes needed and the bytes available.
+
+    Example:
+        >>> check_node_count(1000, 16, "edges.csv: node id 999")
+    """
+    available = available_memory_bytes()
+    needed = num_nodes * bytes_per_node
+    if available is not None and needed > available:
+        raise MemoryError(
+            f"{description} makes a graph of {num_nodes:,} nodes, which needs at least "
+            f"{needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB of memory "
+            "available"
         )
 
 
@@ -211,8 +270,41 @@ def labeled_nodes(labels: torch.Tensor, multilabel: bool) -> np.ndarray:
     return (labels >= 0).numpy()
 
 
+def check_class_ids(values: np.ndarray, source: str) -> None:
+    """Check single-label ``[N]`` labels: integers, each a class id in ``0..N-1`` or ``-1``.
+
+    A class id must be below the node count ``N``: models get one output per class id
+    ``0..max(label)``, so a larger id (``10**9``, a typo, an unmapped code) would size the
+    output layer by it instead of by the classes present.
+
+    Raises:
+        ValueError: naming ``source``, the first bad entry and its value.
+
+    Example:
+        >>> check_class_ids(np.array([0, 5, -1]), "labels.npy")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: labels.npy: label[1] = 5 is not a class id in 0..2 (below the node count 3) ...
+    """
+    if values.size and not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(
+            f"{source}: single-label labels must be integers, got dtype {values.dtype}"
+        )
+    if not values.size:
+        return
+    count = values.shape[0]
+    low, high = int(values.min()), int(values.max())
+    if low < -1 or high >= count:
+        row = int(np.argmin(values)) if low < -1 else int(np.argmax(values))
+        raise ValueError(
+            f"{source}: label[{row}] = {int(values[row])} is not a class id in 0..{count - 1} "
+            f"(below the node count {count}) or -1 for unknown; relabel the classes to 0..C-1"
+        )
+
+
 def labels_tensor(values: Any, source: str) -> tuple[torch.Tensor, bool, int]:
-    """Validate label values: int ``[N]`` (``-1`` unknown) or 0/1 ``[N, C]``.
+    """Validate label values: int ``[N]`` (``-1`` unknown, see :func:`check_class_ids`) or 0/1
+    ``[N, C]``.
 
     Returns:
         ``(labels, multilabel, num_classes)``: int64 ``[N]`` or float32 ``[N, C]``; for
@@ -227,17 +319,8 @@ def labels_tensor(values: Any, source: str) -> tuple[torch.Tensor, bool, int]:
     """
     values = np.asarray(values)
     if values.ndim == 1:
-        if values.size and not np.issubdtype(values.dtype, np.integer):
-            raise ValueError(
-                f"{source}: single-label labels must be integers, got dtype {values.dtype}"
-            )
+        check_class_ids(values, source)
         labels = values.astype(np.int64)
-        if labels.size and int(labels.min()) < -1:
-            row = int(np.argmin(labels))
-            raise ValueError(
-                f"{source}: label[{row}] = {int(labels[row])}; labels are class ids >= 0 or -1 "
-                "for unknown"
-            )
         if not labels.size or int(labels.max()) < 0:
             raise ValueError(f"{source}: no node has a label")
         return torch.from_numpy(labels), False, int(labels.max()) + 1

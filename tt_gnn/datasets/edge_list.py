@@ -18,7 +18,10 @@ from tt_gnn.checks import positive_int
 from tt_gnn.datasets.base import NodeDataset
 from tt_gnn.datasets.common import (
     DEFAULT_SPLIT_FRACTIONS,
+    LOADER_BYTES_PER_NODE,
     check_fractions,
+    check_node_count,
+    check_regular_file,
     fraction_text,
     labeled_nodes,
     labels_tensor,
@@ -28,16 +31,26 @@ from tt_gnn.datasets.common import (
 )
 
 _INTEGER_FIELD = re.compile(r"[+-]?\d+")
+_NUMBER_FIELD = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf)", re.IGNORECASE)
+# "utf-8-sig" reads UTF-8 and drops the byte-order mark that Excel and Notepad write first.
+_ENCODING = "utf-8-sig"
+_INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 def finish_labels(
-    values: Any, source: str, num_nodes: int | None, largest_edge_id: int
+    values: Any, source: str, num_nodes: int | None, largest_edge_id: int, edges_source: str
 ) -> tuple[torch.Tensor, bool, int]:
     """Labels as a tensor of ``num_nodes`` rows (default: the label count, or for a
     ``node,label`` CSV one past the largest id in edges and labels)."""
     if isinstance(values, SparseLabels):
         if num_nodes is None:
-            num_nodes = max(largest_edge_id, int(values.nodes.max(initial=-1))) + 1
+            largest_label_node = int(values.nodes.max(initial=-1))
+            num_nodes = max(largest_edge_id, largest_label_node) + 1
+            where = edges_source if largest_edge_id >= largest_label_node else str(values.path)
+            description = f"{where}: node id {num_nodes - 1} (ids must be 0..N-1)"
+        else:
+            description = f"num_nodes={num_nodes}"
+        check_node_count(num_nodes, LOADER_BYTES_PER_NODE, description)
         return values.to_tensor(num_nodes)
     labels, multilabel, num_classes = labels_tensor(values, source)
     if num_nodes is not None and labels.shape[0] != num_nodes:
@@ -56,7 +69,7 @@ def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
     decompressed; text that is not UTF-8 is a ``ValueError`` naming the file and byte."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
+        with opener(path, "rt", encoding=_ENCODING) as handle:
             for line_number, line in enumerate(handle, start=1):
                 yield line_number, _strip_comment(line)
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as error:
@@ -79,7 +92,8 @@ def _csv_layout(path: Path, columns: tuple[str, str]) -> _CsvLayout:
     if not content:
         raise ValueError(f"{path}: file is empty (expected {','.join(columns)} rows)")
     fields = [text.strip() for text in content.split(",")]
-    if all(_INTEGER_FIELD.fullmatch(text) for text in fields):
+    if all(not text or _NUMBER_FIELD.fullmatch(text) for text in fields):
+        # numbers (or empty fields) only: a data row, no header; _scan_csv reports bad fields
         return _CsvLayout(path, columns, (0, 1), 0)
     names = [text.lower() for text in fields]
     missing = [column for column in columns if column not in names]
@@ -119,9 +133,19 @@ def _scan_csv(
         for position, column in zip(layout.positions, layout.columns, strict=True):
             text = fields[position]
             if not _INTEGER_FIELD.fullmatch(text):
-                raise ValueError(f"{where}, field {column!r}: {text!r} is not an integer")
+                what = (
+                    "a number with a fraction or exponent"
+                    if _NUMBER_FIELD.fullmatch(text)
+                    else ("empty" if not text else "not a number")
+                )
+                raise ValueError(
+                    f"{where}, field {column!r}: {text!r} is not an integer ({what}; ids and "
+                    "labels are written as integers such as 42)"
+                )
+            value = int(text)
+            if abs(value) > _INT64_MAX:
+                raise ValueError(f"{where}, field {column!r}: {value} is larger than int64 allows")
             if column in id_columns:
-                value = int(text)
                 if value < 0:
                     raise ValueError(f"{where}, field {column!r}: negative node id {value}")
                 if id_limit is not None and value >= id_limit:
@@ -155,6 +179,7 @@ def _read_two_int_columns(
                 skiprows=layout.header_line,
                 usecols=layout.positions,
                 ndmin=2,
+                encoding=_ENCODING,
             )
     except ValueError as error:
         _scan_csv(layout, id_columns, id_limit, limit_reason)
@@ -215,6 +240,14 @@ class SparseLabels:
         if self.nodes.size and int(self.nodes.max()) >= num_nodes:
             layout = _csv_layout(self.path, ("node", "label"))
             _scan_csv(layout, ("node",), num_nodes, f"the graph has {num_nodes} nodes")
+        if self.values.size and int(self.values.max()) >= num_nodes:
+            row = int(np.argmax(self.values))
+            line = _line_of_row(_csv_layout(self.path, ("node", "label")), row)
+            raise ValueError(
+                f"{self.path}, line {line}, field 'label': {int(self.values[row])} is not a class "
+                f"id in 0..{num_nodes - 1} (below the node count {num_nodes}) or -1 for unknown; "
+                "relabel the classes to 0..C-1"
+            )
         labels = np.full(num_nodes, -1, dtype=np.int64)
         labels[self.nodes] = self.values
         return labels_tensor(labels, str(self.path))
@@ -235,13 +268,9 @@ def read_labels_file(path: str | os.PathLike) -> np.ndarray | SparseLabels:
         >>> labels = read_labels_file("labels.npy")  # doctest: +SKIP
     """
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"labels file {path} does not exist")
+    check_regular_file(path, "labels file")
     if path.suffix == ".npy":
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{path}: cannot read as .npy: {error}") from error
+        return _read_npy(path)
     nodes, values = _read_two_int_columns(path, ("node", "label"))
     layout = _csv_layout(path, ("node", "label"))
     unique_nodes, counts = np.unique(nodes, return_counts=True)
@@ -256,6 +285,28 @@ def read_labels_file(path: str | os.PathLike) -> np.ndarray | SparseLabels:
             "(or -1 for unknown)"
         )
     return SparseLabels(path, nodes, values)
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """An ``.npy`` array, never unpickled; unreadable files are a ``ValueError`` naming them."""
+    with open(path, "rb") as stream:
+        head = stream.read(6)
+    cannot = f"{path}: cannot read as .npy"
+    if not head:
+        raise ValueError(f"{cannot}: the file is empty")
+    if head != b"\x93NUMPY":
+        raise ValueError(f"{cannot}: not an .npy array file (first bytes {head[:4]!r})")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise ValueError(
+                f"{cannot}: an object (pickled) array; tt-gnn reads numeric arrays only and "
+                "never unpickles"
+            ) from error
+        raise ValueError(f"{cannot}: truncated or corrupt ({error})") from error
+    except (OSError, EOFError) as error:
+        raise ValueError(f"{cannot}: truncated or corrupt ({error})") from error
 
 
 def _line_of_row(layout: _CsvLayout, row: int) -> int:
@@ -303,7 +354,7 @@ def load_edge_list(
     src, dst = _read_two_int_columns(path, ("src", "dst"), id_limit, limit_reason)
     largest_id = max(int(src.max(initial=-1)), int(dst.max(initial=-1)))
     labels, multilabel, num_classes = finish_labels(
-        label_values, str(labels_path), num_nodes, largest_id
+        label_values, str(labels_path), num_nodes, largest_id, str(path)
     )
     num_nodes = labels.shape[0]
     labeled = labeled_nodes(labels, multilabel)

@@ -26,6 +26,7 @@ import hashlib
 import io
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ _ENVELOPE_KEYS = {"format", "sha256", "payload"}
 # What a corrupt, truncated or foreign file makes torch.load raise.
 _LOAD_ERRORS = (
     RuntimeError,
+    OSError,
+    IndexError,
     EOFError,
     pickle.UnpicklingError,
     zipfile.BadZipFile,
@@ -97,13 +100,18 @@ def load_checkpoint(
     """
     path = Path(path)
     if not path.is_file():
+        if path.exists() or path.is_symlink():
+            raise ValueError(
+                f"checkpoint {path} is not a file (a directory, device or broken link)"
+            )
         raise FileNotFoundError(f"no checkpoint at {path}")
     remove_stale_temporaries(path)
-    try:
-        envelope = torch.load(path, map_location="cpu", weights_only=True)
-    except _LOAD_ERRORS as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"cannot read checkpoint {path}: {reason}") from error
+    with open(path, "rb") as stream:
+        head = stream.read(4)
+    if head != b"PK\x03\x04":  # what torch.save writes; anything else would be unpickled raw
+        what = "the file is empty" if not head else f"not a zip archive (first bytes {head!r})"
+        raise ValueError(f"cannot read checkpoint {path}: {what}")
+    envelope = _torch_load(path, path, "cpu")
     if not isinstance(envelope, dict) or set(envelope) != _ENVELOPE_KEYS:
         raise ValueError(f"{path} is not a tt-gnn checkpoint (format {CHECKPOINT_FORMAT})")
     if envelope["format"] != CHECKPOINT_FORMAT:
@@ -117,13 +125,33 @@ def load_checkpoint(
     data = payload.numpy().tobytes()
     if hashlib.sha256(data).hexdigest() != envelope["sha256"]:
         raise ValueError(f"checkpoint {path} is corrupt: its SHA-256 digest does not match")
-    try:
-        state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
-    except _LOAD_ERRORS as error:
-        raise ValueError(f"cannot read checkpoint {path}: {error}") from error
+    state = _torch_load(io.BytesIO(data), path, map_location)
     if not isinstance(state, dict) or "epoch" not in state:
         raise ValueError(f"{path} is not a tt-gnn checkpoint (expected a dict with 'epoch')")
     return state
+
+
+def _torch_load(source: Any, path: Path, map_location: str | torch.device) -> Any:
+    """``torch.load(weights_only=True)``; any failure is one ``ValueError`` naming ``path``
+    (torch's warnings about foreign pickles are not shown: the error says it all)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(source, map_location=map_location, weights_only=True)
+    except _LOAD_ERRORS as error:
+        text = str(error).strip()
+        if text.startswith("Weights only load failed"):
+            # torch's refusal: a paragraph of advice, the reason, a pointer to the docs
+            details = [part.strip().replace("\n", " ") for part in text.split("\n\n")[1:]]
+            details = [part for part in details if part and not part.startswith("Check the doc")]
+            reason = "the weights-only loader refused it (no code from the file ran): " + (
+                details[0] if details else "no reason given"
+            )
+        else:
+            reason = text.splitlines()[0] if text else type(error).__name__
+            if isinstance(error, OSError):  # torch's zip reader on a cut-off file
+                reason = f"truncated or corrupt zip archive ({reason})"
+        raise ValueError(f"cannot read checkpoint {path}: {reason}") from error
 
 
 def validate_training_state(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
@@ -164,6 +192,13 @@ def validate_training_state(state: dict[str, Any], path: str | os.PathLike[str])
             f"checkpoint {path}: early_stopping must have fields {sorted(fields)}, got "
             f"{sorted(stopping)}"
         )
+    for key, kinds in (("best_score", (int, float)), ("best_epoch", int),
+                       ("bad_evaluations", int), ("best_metrics", dict)):  # fmt: skip
+        if not isinstance(stopping[key], kinds) or isinstance(stopping[key], bool):
+            raise ValueError(
+                f"checkpoint {path}: early_stopping[{key!r}] has the wrong type "
+                f"{type(stopping[key]).__name__}"
+            )
     if not 0 <= int(stopping["best_epoch"]) <= state["epoch"] and stopping["best_epoch"] != -1:
         raise ValueError(f"checkpoint {path}: best_epoch {stopping['best_epoch']} is out of range")
     permutation = state.get("permutation")

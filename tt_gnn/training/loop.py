@@ -160,7 +160,7 @@ def _checkpoint_to_resume(
                 "another --checkpoint-dir"
             )
         return None
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         if verbose:
             print(f"no checkpoint at {path}: starting from scratch")
         return None
@@ -274,8 +274,16 @@ def _train(
     best_state = _state_copy(model)
     start_epoch = 0
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
+        try:
+            model.load_state_dict(checkpoint["best_model"])  # checked now, used at the end
+            model.load_state_dict(checkpoint["model"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
+            reason = " ".join(line.strip() for line in str(error).splitlines()[:2])
+            raise ValueError(
+                f"checkpoint {checkpoint_path(config.checkpoint_dir)} does not fit this run's "
+                f"model or optimizer: {reason}"
+            ) from error
         best_state = checkpoint["best_model"]
         stopping = _EarlyStopping(**checkpoint["early_stopping"])
         history = list(checkpoint["history"])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,14 +161,17 @@ def prepare_data(
     if dataset is None:
         from tt_gnn.data import load_dataset
 
-        dataset = load_dataset(
-            config.dataset,
-            root=config.data_root,
-            split=config.split,
-            split_seed=config.split_seed,
-            use_features=config.use_features,
-            **config.dataset_options,
-        )
+        with warnings.catch_warnings():
+            if config.embedding == "features":  # no features is an error below, not a warning
+                warnings.filterwarnings("ignore", message=".*has no node features")
+            dataset = load_dataset(
+                config.dataset,
+                root=config.data_root,
+                split=config.split,
+                split_seed=config.split_seed,
+                use_features=config.use_features,
+                **config.dataset_options,
+            )
     if config.labels_per_class is not None:
         dataset = labels_per_class_dataset(dataset, config)
     started = time.perf_counter()
