@@ -10,8 +10,16 @@ import scipy.sparse as sp
 import torch
 
 from tests.reference import dense_from_cores
-from tt_gnn.init import available_initializers, initialize_cores
+from tt_gnn.decomposition import tt_svd
+from tt_gnn.init import (
+    available_initializers,
+    available_table_initializers,
+    initialize_cores,
+    initialize_table,
+    tt_frobenius_norm,
+)
 from tt_gnn.shapes import choose_shapes
+from tt_gnn.spectral import laplacian_eigenvectors
 from tt_gnn.synthetic import planted_partition_graph
 
 
@@ -149,7 +157,9 @@ def test_spectral_truncated_reports_error_within_bound():
         report=full_report,
     )
     exact = dense_from_cores(full, 1000)
-    error = float((table - exact).norm() / exact.norm())
+    assert full_report["scale"] == pytest.approx(1.0, abs=1e-6)  # exact: nothing to restore
+    # the truncated TT is the TT-SVD rescaled by report["scale"]
+    error = float((table / report["scale"] - exact).norm() / exact.norm())
     assert error == pytest.approx(report["relative_error"], rel=1e-4)
     assert 0.01 < report["relative_error"] <= report["error_bound"] * (1 + 1e-6)
     assert report["residual_norms"].max() <= 1e-2 and report["iterations"] >= 1
@@ -220,3 +230,158 @@ def test_spectral_accepts_dgl_graphs_and_checks_their_size():
         initialize_cores(
             "spectral", shapes, (1, 4, 4, 1), graph=dgl.graph(edges, num_nodes=1001), seed=0
         )
+
+
+def test_spectral_tt_is_rescaled_to_the_gaussian_entry_scale_with_balanced_cores():
+    graph = planted_partition_graph(1000, 10, average_degree=12, mixing=0.1, seed=1)
+    shapes = choose_shapes(1000, 8, p_shapes=(10, 10, 10), q_shapes=(2, 2, 2))
+    ranks = (1, 4, 4, 1)
+    report: dict = {}
+    cores = initialize_cores(
+        "spectral",
+        shapes,
+        ranks,
+        graph=(graph.src, graph.dst),
+        seed=0,
+        report=report,
+        dtype=torch.float64,
+        std=2.0,
+    )
+    table = dense_from_cores(cores)  # all prod(p) = 1000 rows
+    # entry std restored: the truncation kept only sqrt(1 - err^2) of the norm
+    assert float(table.pow(2).mean().sqrt()) == pytest.approx(2.0, rel=1e-9)
+    assert report["scale"] == pytest.approx((1 - report["relative_error"] ** 2) ** -0.5, rel=1e-6)
+    assert report["relative_error"] > 0.1  # the truncation did lose a lot
+    # every core has the same entry RMS, close to what the Gaussian init gives at this std
+    core_rms = [float(core.pow(2).mean().sqrt()) for core in cores]
+    assert core_rms == pytest.approx([core_rms[0]] * 3, rel=1e-9)
+    assert core_rms == pytest.approx(report["core_rms"], rel=1e-9)
+    gaussian = initialize_cores("gaussian", shapes, ranks, seed=0, std=2.0)
+    gaussian_rms = (2.0**2 / 16) ** (1 / 6)  # the Gaussian init's core std
+    assert float(gaussian[1].pow(2).mean().sqrt()) == pytest.approx(gaussian_rms, rel=0.1)
+    assert 0.6 * gaussian_rms < core_rms[0] < 1.6 * gaussian_rms
+    # direction unchanged: a multiple of the TT-SVD of the scaled eigenvectors
+    solved = laplacian_eigenvectors(
+        (graph.src, graph.dst),
+        8,
+        num_nodes=1000,
+        tol=1e-2,
+        max_iterations=30,
+        generator=torch.Generator().manual_seed(0),
+    )
+    reference = tt_svd(
+        solved.eigenvectors.double() * 2.0 * 1000**0.5, (10, 10, 10), (2, 2, 2), ranks=(4, 4)
+    )
+    torch.testing.assert_close(
+        table, dense_from_cores(reference.cores) * report["scale"], rtol=1e-6, atol=1e-6
+    )
+
+
+def test_tt_frobenius_norm_matches_the_dense_table():
+    generator = torch.Generator().manual_seed(0)
+    cores = [
+        torch.randn(3, 1, 2, 4, generator=generator, dtype=torch.float64),
+        torch.randn(5, 4, 2, 3, generator=generator, dtype=torch.float64),
+        torch.randn(2, 3, 2, 1, generator=generator, dtype=torch.float64),
+    ]
+    expected = float(dense_from_cores(cores).norm())
+    assert tt_frobenius_norm(cores) == pytest.approx(expected, rel=1e-12)
+
+
+def test_table_initializers_are_listed_and_seeded():
+    assert available_table_initializers() == ["dense", "gaussian", "ortho", "spectral"]
+    graph = planted_partition_graph(300, 5, average_degree=10, seed=0)
+    for name in ("gaussian", "ortho", "spectral"):
+        first = initialize_table(name, 300, 8, graph=(graph.src, graph.dst), seed=3)
+        again = initialize_table(name, 300, 8, graph=(graph.src, graph.dst), seed=3)
+        other = initialize_table(name, 300, 8, graph=(graph.src, graph.dst), seed=4)
+        assert first.shape == (300, 8) and first.dtype == torch.get_default_dtype()
+        assert torch.equal(first, again) and not torch.equal(first, other)
+    torch.manual_seed(5)
+    unseeded = initialize_table("gaussian", 10, 4)
+    torch.manual_seed(5)
+    assert torch.equal(unseeded, initialize_table("gaussian", 10, 4))
+
+
+def test_gaussian_table_has_the_requested_std():
+    table = initialize_table("gaussian", 20_000, 16, seed=0, std=0.5, dtype=torch.float64)
+    assert float(table.mean()) == pytest.approx(0.0, abs=0.01)
+    assert float(table.std()) == pytest.approx(0.5, rel=0.01)
+
+
+@pytest.mark.parametrize(("num_rows", "dim"), [(500, 12), (6, 10)])
+def test_ortho_table_is_orthogonal_with_entry_rms_gain(num_rows, dim):
+    table = initialize_table("ortho", num_rows, dim, seed=0, gain=1.5, dtype=torch.float64)
+    if num_rows >= dim:
+        gram, size = table.T @ table, num_rows
+    else:
+        gram, size = table @ table.T, dim
+    torch.testing.assert_close(gram, 1.5**2 * size * torch.eye(gram.shape[0], dtype=torch.float64))
+    assert float(table.pow(2).mean().sqrt()) == pytest.approx(1.5, rel=1e-9)
+
+
+def test_spectral_table_is_the_table_the_tt_init_decomposes():
+    graph = planted_partition_graph(1000, 9, average_degree=12, mixing=0.1, seed=0)
+    pair = (graph.src, graph.dst)
+    solver = {"solver_dtype": torch.float64, "tol": 1e-8, "max_iterations": 200}
+    report: dict = {}
+    table = initialize_table(
+        "spectral",
+        1000,
+        8,
+        graph=pair,
+        seed=2,
+        std=2.0,
+        dtype=torch.float64,
+        report=report,
+        **solver,
+    )
+    assert report["converged"] and report["eigenvalues"].shape == (8,)
+    torch.testing.assert_close(table.T @ table, 4.0 * 1000 * torch.eye(8, dtype=torch.float64))
+    np.testing.assert_allclose(
+        (table @ table.T / 4000).numpy(), spectral_reference(graph, 1000, 8), atol=1e-6
+    )
+    shapes = choose_shapes(1000, 8, p_shapes=(10, 10, 10), q_shapes=(2, 2, 2))
+    cores = initialize_cores(
+        "spectral",
+        shapes,
+        (1, 20, 20, 1),
+        graph=pair,
+        seed=2,
+        std=2.0,
+        dtype=torch.float64,
+        **solver,
+    )  # maximal ranks: exact, so the TT is this table
+    torch.testing.assert_close(dense_from_cores(cores, 1000), table, rtol=1e-7, atol=1e-7)
+
+
+def test_dense_table_is_a_copy_of_weight():
+    weight = torch.randn(7, 3, dtype=torch.float64)
+    table = initialize_table("dense", 7, 3, weight=weight, dtype=torch.float64)
+    assert torch.equal(table, weight)
+    table[0, 0] = 100.0
+    assert weight[0, 0] != 100.0
+    array = np.arange(21.0).reshape(7, 3)
+    from_array = initialize_table("dense", 7, 3, weight=array, dtype=torch.float64)
+    from_array[0, 0] = 100.0
+    assert array[0, 0] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "message"),
+    [
+        ("normal", {}, "unknown table initializer 'normal'; expected one of"),
+        ("gaussian", {"num_rows": 0}, "num_rows must be an int >= 1, got 0"),
+        ("gaussian", {"dim": 2.0}, "dim must be an int >= 1, got 2.0"),
+        ("gaussian", {"std": 0.0}, "std must be > 0, got 0.0"),
+        ("ortho", {"gain": -1.0}, "gain must be > 0, got -1.0"),
+        ("spectral", {}, "needs a graph"),
+        ("spectral", {"graph": ([0, 20], [1, 2])}, "out of range for num_nodes=10"),
+        ("dense", {}, "needs weight="),
+        ("dense", {"weight": torch.zeros(10, 3)}, r"weight has shape \(10, 3\), expected"),
+    ],
+)
+def test_table_errors_name_the_problem(name, kwargs, message):
+    arguments = {"num_rows": 10, "dim": 4, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        initialize_table(name, arguments.pop("num_rows"), arguments.pop("dim"), **arguments)
