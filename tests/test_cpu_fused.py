@@ -4,10 +4,10 @@ References: the dense float64 table from ``tests/reference.dense_from_cores`` (r
 ``torch.autograd`` through it (core gradients), ``torch.autograd.gradcheck``, and the torch
 path ``tt_gnn.ops.tt_lookup``.
 
-The shapes are chosen so that every case compiles one of two kernels (numba compiles one per
-``(Q, R, C)`` and dtype, several seconds each without a warm cache): ``Q = prod(q[:-1]) = 12``
-(one 8-row block and 4 single rows), ``C = q[-1] = 10`` (a full vector and a partial one in
-float32, two full and a partial in float64) and last rank ``R = 5`` (a partial vector) or 1.
+The shapes exercise every path of the kernel's small matmuls: ``Q = prod(q[:-1]) = 12`` (an
+8-row block and 4 single rows), ``C = q[-1] = 10`` (a whole vector and a part one in float32,
+two whole and a part in float64), last rank ``R = 5`` (a part vector) or 1. The first test of
+each dtype compiles its kernels unless numba's cache already holds them.
 """
 
 from __future__ import annotations
@@ -100,11 +100,11 @@ def test_float32_within_rounding_of_float64_reference(name):
     rows, grads = fused_rows_and_grads(cores, ids, p_shapes, q_shapes, grad_rows)
     expected_rows, expected_grads = reference_rows_and_grads(cores, ids, grad_rows)
     assert rows.dtype == torch.float32 and all(g.dtype == torch.float32 for g in grads)
-    scale = expected_rows.abs().max()
+    scale = expected_rows.abs().max().item()
     torch.testing.assert_close(rows.double(), expected_rows, rtol=0, atol=1e-5 * scale)
     for grad, expected in zip(grads, expected_grads):
         torch.testing.assert_close(
-            grad.double(), expected, rtol=0, atol=1e-5 * expected.abs().max()
+            grad.double(), expected, rtol=0, atol=1e-5 * expected.abs().max().item()
         )
 
 
@@ -124,7 +124,9 @@ def test_gradcheck_float64(name):
 
 def test_equals_torch_path_on_many_chunks_and_threads():
     """A batch of several chunks (> 1024 rows each) on 1 and 2 threads: the same values as the
-    torch path, and bitwise the same as each other (the chunking ignores the thread count)."""
+    torch path; the rows and the last core's gradient bitwise the same on both (the chunking
+    ignores the thread count). The other cores' gradients come from the torch path's levels,
+    whose matmuls and scatters need not be bitwise equal across thread counts."""
     cores, p_shapes, q_shapes = make_cores("d3", dtype=torch.float32)
     generator = torch.Generator().manual_seed(4)
     ids = torch.randint(0, math.prod(p_shapes), (5000,), generator=generator)
@@ -140,11 +142,12 @@ def test_equals_torch_path_on_many_chunks_and_threads():
     finally:
         torch.set_num_threads(threads)
     (rows_one, grads_one), (rows_two, grads_two) = results
-    torch.testing.assert_close(rows_one, expected_rows.detach(), rtol=1e-5, atol=1e-5)
-    for grad, expected in zip(grads_one, expected_grads):
-        torch.testing.assert_close(grad, expected, rtol=1e-4, atol=1e-4)
+    scale = expected_rows.abs().max().item()
+    torch.testing.assert_close(rows_one, expected_rows.detach(), rtol=0, atol=1e-5 * scale)
+    for grad, expected in zip(grads_one, expected_grads):  # sums of 5000 float32 terms
+        torch.testing.assert_close(grad, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
     assert torch.equal(rows_one, rows_two)
-    assert all(torch.equal(a, b) for a, b in zip(grads_one, grads_two))
+    assert torch.equal(grads_one[-1], grads_two[-1])
 
 
 def test_deterministic_runs_are_bitwise_identical():

@@ -22,8 +22,9 @@ Design:
   ``grad_X[u]`` is written by one thread (no race, no zero-filled scatter target) while the
   prefix's partial stays in L1.
 - **Core gradient.** Each chunk accumulates ``grad_M`` in its own buffer; the buffers are summed
-  in chunk order. Nothing depends on the number of threads or on scheduling: the kernel is
-  always deterministic (bitwise reproducible, also across thread counts).
+  in chunk order. Nothing depends on the number of threads or on scheduling: the kernel's
+  results are bitwise reproducible, also across thread counts. (The levels below run torch ops,
+  reproducible from run to run at a fixed thread count.)
 - **Explicit SIMD.** numba switches LLVM's SLP vectorizer off and LLVM does not vectorize loops
   as short as 8, so the small matmuls would run on scalars (about 3 GFLOP/s here). They are
   written instead with 256-bit vectors (8 float32 or 4 float64 lanes, masked loads and stores
@@ -128,8 +129,9 @@ def tt_lookup(
             one dtype: float32 and float64 run the kernel, other dtypes the torch path.
         ids: ``(n,)`` int64 row ids in ``[0, prod(p_shapes))`` (not checked here).
         p_shapes, q_shapes: the factorization.
-        deterministic: accepted for parity with the other backends; this kernel is always
-            deterministic (a fixed summation order that does not depend on the thread count).
+        deterministic: accepted for parity with the other backends; this path is always
+            deterministic (the kernel sums in a fixed order that does not depend on the thread
+            count; the torch levels below it are reproducible at a fixed thread count).
 
     Returns:
         ``(n, prod(q_shapes))`` in the cores' dtype.
@@ -683,9 +685,10 @@ def _numba() -> Any:
                     row = order[position]
                     digit = digits[row]
                     if need_partial:  # (Q, C) @ (C, R) added into grad_partial[prefix]
-                        _matmul(like, grad, (row * row_size, width, 1), core_t,
-                                (digit * width * padded_rank, padded_rank), grad_partial,
-                                (partial_offset, rank), (num_columns, width, rank), True)  # fmt: skip
+                        core_at = (digit * width * padded_rank, padded_rank)
+                        _matmul(like, grad, (row * row_size, width, 1), core_t, core_at,
+                                grad_partial, (partial_offset, rank), (num_columns, width, rank),
+                                True)  # fmt: skip
                     if need_core:  # (R, Q) @ (Q, C) added into buffers[chunk, digit]
                         _matmul(like, partial, (partial_offset, 1, rank), grad,
                                 (row * row_size, width), buffers,
