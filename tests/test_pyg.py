@@ -98,12 +98,6 @@ def test_spectral_eigenvectors_of_a_data_equal_those_of_its_graph():
     torch.testing.assert_close(from_data.eigenvectors, from_graph.eigenvectors)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="tt_gnn/init.py spectral_cores calls graph.num_nodes(); a PyG Data's num_nodes is "
-    "an int property (fix: take the node count from tt_gnn.graph.edge_arrays)",
-)
 def test_spectral_init_accepts_a_data():
     from tt_gnn.embedding import TTEmbedding
 

@@ -383,8 +383,12 @@ def _spectral_table(
         )
     if not std > 0:
         raise ValueError(f"std must be > 0, got {std}")
-    if hasattr(graph, "shape") or hasattr(graph, "num_nodes"):
-        graph_nodes = int(graph.shape[0]) if hasattr(graph, "shape") else int(graph.num_nodes())
+    if not (isinstance(graph, (tuple, list)) and len(graph) == 2):
+        # A graph object knows its node count (a (src, dst) pair only its largest id).
+        from tt_gnn.graph import as_graph
+
+        graph = as_graph(graph)
+        graph_nodes = graph.num_nodes()
         if graph_nodes != num_rows:
             raise ValueError(
                 f"the graph has {graph_nodes} nodes, but num_embeddings={num_rows} (one "

@@ -83,7 +83,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--p-shapes", type=_shape_list, help="TT row factors, e.g. 20,30,40")
     group.add_argument("--q-shapes", type=_shape_list, help="TT column factors, e.g. 4,4,8")
     group.add_argument(
-        "--init", default=_DEFAULTS.init, help="TT initializer: gaussian, ortho, spectral"
+        "--init",
+        help=f"initializer of the TT or full table: gaussian, ortho, spectral (default "
+        f"{_DEFAULTS.init})",
     )
     group.add_argument(
         "--reorder",
@@ -191,7 +193,7 @@ def training_options(args: argparse.Namespace, default_fanout: int = 10) -> dict
         num_cores=_DEFAULTS.num_cores if args.num_cores is None else args.num_cores,
         p_shapes=args.p_shapes,
         q_shapes=args.q_shapes,
-        init=args.init,
+        init=_DEFAULTS.init if args.init is None else args.init,
         hidden=args.hidden,
         heads=args.heads,
         dropout=args.dropout,
@@ -210,6 +212,7 @@ def training_options(args: argparse.Namespace, default_fanout: int = 10) -> dict
 
 # Options that shape a TT table: an error with another --embedding, never silently ignored.
 TT_ONLY_OPTIONS = ("rank", "num_cores", "p_shapes", "q_shapes")
+LEARNED_ONLY_OPTIONS = ("init",)
 
 
 def check_embedding_options(args: argparse.Namespace, embedding: str) -> None:
@@ -219,6 +222,8 @@ def check_embedding_options(args: argparse.Namespace, embedding: str) -> None:
         if given:
             flag = "--" + given[0].replace("_", "-")
             raise ValueError(f"{flag} applies to --embedding tt only, not --embedding {embedding}")
+    if embedding == "features" and getattr(args, "init", None) is not None:
+        raise ValueError("--init applies to learned tables (--embedding tt or full), not features")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

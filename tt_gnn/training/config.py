@@ -48,7 +48,8 @@ class TrainConfig:
         embedding_dim: ``D`` of the learned embedding (default 128).
         rank: TT rank (all inner ranks); num_cores: ``d``; p_shapes/q_shapes: factorizations
             (None: chosen by ``tt_gnn.shapes.choose_shapes``).
-        init: TT initializer name (``"gaussian"``, ``"ortho"``, ``"spectral"``, ...).
+        init: initializer of the learned table, TT or full (``"gaussian"``, ``"ortho"``,
+            ``"spectral"``; same entry scale for both, see :func:`tt_gnn.init.initialize_table`).
         reorder: ``"none"``, ``"random"``, ``"metis"``, ``"metis:<k>"`` or ``"tt-metis"``.
         seed: seeds the model, the reordering and every epoch's randomness.
         epochs: maximum epochs; patience: evaluations without validation improvement before
@@ -146,12 +147,18 @@ class TrainConfig:
         if self.embedding == "features" and not self.use_features:
             raise ValueError("embedding='features' needs use_features=True")
         parse_reorder(self.reorder)
-        if self.embedding == "tt":
-            from tt_gnn.init import available_initializers
+        if self.embedding in ("tt", "full"):
+            from tt_gnn.init import available_initializers, available_table_initializers
 
-            if self.init not in available_initializers():
+            known = (
+                available_initializers()
+                if self.embedding == "tt"
+                else available_table_initializers()
+            )
+            if self.init not in known:
                 raise ValueError(
-                    f"unknown init {self.init!r}; expected one of {available_initializers()}"
+                    f"unknown init {self.init!r} for embedding={self.embedding!r}; expected "
+                    f"one of {known}"
                 )
         for name in ("embedding_dim", "rank", "num_cores", "epochs", "eval_every", "batch_size",
                      "hidden", "heads", "eval_chunk_size"):  # fmt: skip

@@ -206,7 +206,19 @@ def build_node_input(
         return module, module.embedding_dim, 0, None
     dense_parameters = num_nodes * config.embedding_dim
     if config.embedding == "full":
+        from tt_gnn.init import initialize_table
+
         module = nn.Embedding(num_nodes, config.embedding_dim, sparse=True)
+        with torch.no_grad():
+            module.weight.copy_(
+                initialize_table(
+                    config.init,
+                    num_nodes,
+                    config.embedding_dim,
+                    graph=dataset.graph if config.init == "spectral" else None,
+                    seed=config.seed,
+                )
+            )
         return module, config.embedding_dim, dense_parameters, 1.0
     from tt_gnn.embedding import TTEmbedding
 
