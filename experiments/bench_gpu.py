@@ -6,7 +6,7 @@ For each shape, rank and id distribution it times three phases, median over the 
 - ``step``: zero_grad, forward, backward and an SGD step.
 
 Methods: ``TTEmbedding(backend="triton")`` (atomic backward), the same cores through
-``tt_gnn.kernels.tt_lookup(..., deterministic=True)``, ``TTEmbedding(backend="torch")`` (the
+``tt_gnn.kernels.triton.tt_lookup(..., deterministic=True)``, ``TTEmbedding(backend="torch")`` (the
 CPU-path algorithm, plain torch ops, run on the GPU), ``nn.Embedding`` with dense gradients and
 with sparse gradients. Columns: rows/s; achieved GFLOP/s and GB/s under the cost model of
 ``tt_gnn.kernels.cost`` (TT methods: model flops and compulsory bytes; ``nn.Embedding``: the
@@ -41,9 +41,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tt_gnn import kernels
 from tt_gnn.embedding import TTEmbedding
-from tt_gnn.kernels.cost import lookup_cost, terms_per_level
+from tt_gnn.kernels import triton as triton_kernels
+from tt_gnn.kernels.cost import lookup_cost
+from tt_gnn.kernels.plan import plan_prefixes
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class DeterministicTT(nn.Module):
         self.p_shapes, self.q_shapes = source.p_shapes, source.q_shapes
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return kernels.tt_lookup(
+        return triton_kernels.tt_lookup(
             list(self.cores), ids, self.p_shapes, self.q_shapes, deterministic=True
         )
 
@@ -262,7 +263,7 @@ def phase_cost(
         cost = lookup_cost(
             shape.q_shapes,
             ranks,
-            terms_per_level=terms_per_level(ids, shape.p_shapes),
+            terms_per_level=plan_prefixes(ids, shape.p_shapes).num_terms[1:],
             dtype_bytes=dtype_bytes,
             core_elements=core_elements,
         )
@@ -372,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             print("bench_gpu.py needs a CUDA device; use --dry-run on a CPU", file=sys.stderr)
             return 2
         device = torch.device("cuda")
-    if not kernels.triton_available():
+    if not triton_kernels.installed():
         print("bench_gpu.py needs Triton (pip install 'tt-gnn[gpu]')", file=sys.stderr)
         return 2
     torch.manual_seed(0)

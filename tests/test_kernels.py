@@ -6,7 +6,8 @@ through Triton's interpreter, which is slow: sizes here are tiny but cover d = 2
 and K tiles that end part-way; buffers poisoned with NaN so unwritten elements show up.
 
 References: a dense float64 reconstruction of the whole table with ``einsum`` (and its autograd
-gradients), and the CPU path ``tt_gnn.ops.tt_lookup``.
+gradients), and the CPU path ``tt_gnn.ops.tt_lookup``. The prefix planner both share is tested in
+``test_kernel_plan.py``, the backend registry in ``test_kernel_registry.py``.
 """
 
 from __future__ import annotations
@@ -22,21 +23,21 @@ import pytest
 import torch
 
 from tests.reference import dense_from_cores
-from tt_gnn import kernels
+from tt_gnn.kernels import triton as kernels
 
-pytestmark = pytest.mark.skipif(not kernels.triton_available(), reason="Triton is not installed")
+pytestmark = pytest.mark.skipif(not kernels.installed(), reason="Triton is not installed")
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _lookup_module():
-    from tt_gnn.kernels import lookup
+    from tt_gnn.kernels.triton import lookup
 
     return lookup
 
 
 def _matmul_module():
-    from tt_gnn.kernels import gathered_matmul
+    from tt_gnn.kernels.triton import gathered_matmul
 
     return gathered_matmul
 
@@ -283,29 +284,6 @@ def test_bad_inputs_raise_clear_errors() -> None:
 # -- building blocks -------------------------------------------------------------------------
 
 
-def test_plan_lookup_keeps_one_term_per_distinct_prefix() -> None:
-    p_shapes = (3, 4, 5, 2)
-    ids = make_ids("clustered", 100, 40, 50, seed=11).cpu()
-    plan = _lookup_module().plan_lookup(ids, p_shapes)
-    digits = torch.stack(
-        [ids // math.prod(p_shapes[k + 1 :]) % p_shapes[k] for k in range(4)], dim=1
-    )
-    for level in (1, 2):
-        distinct = sorted({tuple(row[: level + 1].tolist()) for row in digits})
-        assert plan.num_terms[level - 1] == len(distinct)
-        assert plan.digits[level - 1].tolist() == [prefix[-1] for prefix in distinct]
-    assert plan.num_terms[2] == ids.shape[0]
-    assert torch.equal(plan.digits[2], digits[:, 3])
-    # Each term's parent row leads to its own prefix one level up.
-    level2 = sorted({tuple(row[:3].tolist()) for row in digits})
-    level1 = sorted({tuple(row[:2].tolist()) for row in digits})
-    for term, parent in enumerate(plan.parent_rows[1].tolist()):
-        assert level1[parent] == level2[term][:2]
-    assert plan.parent_rows[0].tolist() == [prefix[0] for prefix in level1]
-    for term, parent in enumerate(plan.parent_rows[2].tolist()):
-        assert level2[parent] == tuple(digits[term, :3].tolist())
-
-
 def test_segments_of_groups_terms_stably() -> None:
     order, starts, out_rows = _matmul_module().segments_of(torch.tensor([4, 1, 4, 4, 0, 1]))
     assert order.tolist() == [4, 1, 5, 0, 2, 3]
@@ -441,7 +419,8 @@ def test_bfloat16_output_rounds_to_nearest_even_like_torch() -> None:
 
 
 def test_cost_model_counts() -> None:
-    from tt_gnn.kernels.cost import level_flops_per_term, lookup_cost, terms_per_level
+    from tt_gnn.kernels.cost import level_flops_per_term, lookup_cost
+    from tt_gnn.kernels.plan import plan_prefixes
 
     # ANCHORS: d = 3 costs 2 * (q1 r1 q2 r2 + q1 q2 r2 q3) flops per row without sharing.
     q, r = (4, 4, 8), 16
@@ -450,7 +429,7 @@ def test_cost_model_counts() -> None:
     ids = make_ids("clustered", 120, 20, 40, seed=19).cpu()
     p_shapes = (2, 3, 4, 5)
     distinct = [len(set((ids // math.prod(p_shapes[k + 1 :])).tolist())) for k in (1, 2)]
-    assert terms_per_level(ids, p_shapes) == [*distinct, 40]
+    assert plan_prefixes(ids, p_shapes).num_terms[1:] == [*distinct, 40]
     cost = lookup_cost(
         (2, 2, 2), (1, 3, 3, 1), terms_per_level=(5, 10), dtype_bytes=2, core_elements=(12, 54, 18)
     )
@@ -528,7 +507,7 @@ def _compile_cases_in_this_process(cases: list) -> list[tuple[int, int]]:
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from tt_gnn.kernels import gathered_matmul
+    from tt_gnn.kernels.triton import gathered_matmul
 
     cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
     if not cuobjdump.exists():

@@ -80,17 +80,6 @@ def test_frozen_cores_get_no_gradient():
     assert grad.shape == cores[1].shape and cores[0].grad is None
 
 
-def test_prefix_levels_structure():
-    ids = torch.tensor([23, 0, 7, 23, 8])  # p = (2, 3, 4)
-    levels = ops.prefix_levels(ids, (2, 3, 4))
-    assert levels.digits[2].tolist() == [3, 0, 3, 3, 0]
-    # distinct (i1, i2) prefixes: 0 -> (0,0), 1 -> (0,1), 2 -> (0,2), 5 -> (1,2)
-    assert levels.digits[1].tolist() == [0, 1, 2, 2]
-    assert levels.digits[0].tolist() == [0, 1]
-    assert levels.parents[2].tolist() == [3, 0, 1, 3, 2]
-    assert levels.parents[1].tolist() == [0, 0, 0, 1]
-
-
 def test_empty_ids():
     cores = random_cores((4, 5), (2, 2), (3,))
     assert ops.tt_lookup(cores, torch.empty(0, dtype=torch.long), (4, 5), (2, 2)).shape == (0, 4)
@@ -98,8 +87,9 @@ def test_empty_ids():
 
 @pytest.mark.parametrize("dense_fraction", [0.0, float("inf")])
 @pytest.mark.parametrize("p_shapes, q_shapes, ranks", CASES)
-def test_dense_block_and_row_paths_match_reference(monkeypatch, dense_fraction, p_shapes,
-                                                   q_shapes, ranks):
+def test_dense_block_and_row_paths_match_reference(
+    monkeypatch, dense_fraction, p_shapes, q_shapes, ranks
+):
     monkeypatch.setattr(ops, "_DENSE_FRACTION", dense_fraction)  # 0: always dense; inf: never
     generator = torch.Generator().manual_seed(8)
     cores = random_cores(p_shapes, q_shapes, ranks, generator=generator, requires_grad=True)

@@ -34,15 +34,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["TTSVDResult", "tt_svd", "available_memory_bytes", "maximal_tt_ranks"]
+from tt_gnn.checks import positive_int
+from tt_gnn.io import available_memory_bytes
+from tt_gnn.shapes import TTShapes, choose_shapes
+
+__all__ = ["TTSVDResult", "tt_svd", "maximal_tt_ranks"]
 
 _DEFAULT_CHUNK_BYTES = 64 * 2**20
-_MEMINFO = Path("/proc/meminfo")
 
 
 @dataclass
@@ -65,17 +67,6 @@ class TTSVDResult:
     relative_error: float
     error_bound: float
     singular_values: list[torch.Tensor]
-
-
-def available_memory_bytes() -> int | None:
-    """``MemAvailable`` from ``/proc/meminfo`` in bytes, or None where it cannot be read."""
-    try:
-        for line in _MEMINFO.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 def maximal_tt_ranks(p_shapes: Sequence[int], q_shapes: Sequence[int]) -> tuple[int, ...]:
@@ -112,12 +103,6 @@ def _validate_matrix(matrix: object) -> tuple[int, int]:
     return int(matrix.shape[0]), int(matrix.shape[1])
 
 
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _default_output_dtype(matrix: torch.Tensor | np.ndarray) -> torch.dtype:
     if isinstance(matrix, torch.Tensor):
         return matrix.dtype if matrix.is_floating_point() else torch.get_default_dtype()
@@ -130,36 +115,30 @@ def _is_integer_tensor(tensor: torch.Tensor) -> bool:
     return not tensor.is_floating_point() and not tensor.is_complex() and tensor.dtype != torch.bool
 
 
-def _resolve_ranks(
-    ranks: Sequence[int] | None,
-    max_rank: int | None,
-    p_shapes: tuple[int, ...],
-    q_shapes: tuple[int, ...],
-) -> tuple[int, ...]:
-    limits = maximal_tt_ranks(p_shapes, q_shapes)
+def _with_resolved_ranks(
+    shapes: TTShapes, ranks: Sequence[int] | None, max_rank: int | None
+) -> TTShapes:
+    """``shapes`` with the ranks to decompose to: ``ranks``, or the maximal ranks capped at
+    ``max_rank``, or the maximal ranks."""
+    limits = maximal_tt_ranks(shapes.p_shapes, shapes.q_shapes)
     if ranks is not None and max_rank is not None:
         raise ValueError(
             f"give ranks or max_rank, not both (got ranks={ranks}, max_rank={max_rank})"
         )
     if max_rank is not None:
-        max_rank = _positive_int(max_rank, "max_rank")
-        return tuple(min(limit, max_rank) for limit in limits)
+        max_rank = positive_int(max_rank, "max_rank")
+        return shapes.with_ranks([min(limit, max_rank) for limit in limits])
     if ranks is None:
-        return limits
-    ranks = tuple(ranks)
-    if len(ranks) != len(limits):
-        raise ValueError(
-            f"ranks must have d-1={len(limits)} entries (internal ranks r_1..r_{{d-1}}), got "
-            f"{ranks}"
-        )
-    for k, (rank, limit) in enumerate(zip(ranks, limits, strict=True), start=1):
-        _positive_int(rank, f"rank r_{k} in ranks={ranks}")
+        return shapes.with_ranks(limits)
+    shapes = shapes.with_ranks(ranks)  # validates the ranks
+    for k, (rank, limit) in enumerate(zip(shapes.ranks, limits, strict=True), start=1):
         if rank > limit:
             raise ValueError(
                 f"rank r_{k}={rank} exceeds the maximal TT rank {limit} at bond {k} for "
-                f"p_shapes={p_shapes}, q_shapes={q_shapes} (maximal ranks {limits})"
+                f"p_shapes={shapes.p_shapes}, q_shapes={shapes.q_shapes} (maximal ranks "
+                f"{limits})"
             )
-    return tuple(int(r) for r in ranks)
+    return shapes
 
 
 def _rows_as_float64(matrix: torch.Tensor | np.ndarray, start: int, stop: int) -> torch.Tensor:
@@ -251,30 +230,24 @@ def tt_svd(
         True
     """
     num_rows, dim = _validate_matrix(matrix)
-    p_shapes = tuple(int(p) for p in p_shapes)
-    q_shapes = tuple(int(q) for q in q_shapes)
-    if len(p_shapes) != len(q_shapes) or len(p_shapes) < 2:
-        raise ValueError(
-            f"p_shapes {p_shapes} and q_shapes {q_shapes} must have the same length >= 2"
-        )
-    if min(p_shapes + q_shapes) < 1:
-        raise ValueError(f"shapes must be positive, got p_shapes={p_shapes}, q_shapes={q_shapes}")
-    if math.prod(q_shapes) != dim:
-        raise ValueError(f"q_shapes {q_shapes} multiply to {math.prod(q_shapes)}, expected D={dim}")
-    if not 1 <= num_rows <= math.prod(p_shapes):
-        raise ValueError(
-            f"matrix has {num_rows} rows, expected 1..prod(p_shapes)={math.prod(p_shapes)} for "
-            f"p_shapes={p_shapes}"
-        )
-    internal_ranks = _resolve_ranks(ranks, max_rank, p_shapes, q_shapes)
+    if num_rows < 1 or dim < 1:
+        raise ValueError(f"matrix must have rows and columns, got shape {(num_rows, dim)}")
+    # The factorization is validated by TTShapes; the ranks are resolved right after.
+    shapes = choose_shapes(num_rows, dim, p_shapes=p_shapes, q_shapes=q_shapes, rank=1)
+    shapes = _with_resolved_ranks(shapes, ranks, max_rank)
+    p_shapes, q_shapes, internal_ranks = shapes.p_shapes, shapes.q_shapes, shapes.ranks
     if dtype is None:
         dtype = _default_output_dtype(matrix)
     block_rows = math.prod(p_shapes[1:])
     if chunk_rows is None:
         chunk_rows = max(1, _DEFAULT_CHUNK_BYTES // (8 * p_shapes[0] * dim))
-    chunk_rows = min(_positive_int(chunk_rows, "chunk_rows"), block_rows)
+    chunk_rows = min(positive_int(chunk_rows, "chunk_rows"), block_rows)
 
-    budget = available_memory_bytes() if max_memory_bytes is None else int(max_memory_bytes)
+    budget = (
+        available_memory_bytes()
+        if max_memory_bytes is None
+        else positive_int(max_memory_bytes, "max_memory_bytes")
+    )
     estimate = _memory_estimate(p_shapes, q_shapes, internal_ranks[0], chunk_rows)
     if budget is not None and estimate > budget:
         raise MemoryError(

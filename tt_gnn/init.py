@@ -22,13 +22,14 @@ with the same entry scale.
 Example:
     >>> from tt_gnn.shapes import choose_shapes
     >>> shapes = choose_shapes(1000, 16)
-    >>> cores = initialize_cores("gaussian", shapes, (1, 4, 4, 1), seed=0)
+    >>> cores = initialize_cores("gaussian", shapes.with_ranks((4, 4)), seed=0)
     >>> [tuple(c.shape) for c in cores]
     [(10, 1, 2, 4), (10, 4, 2, 4), (10, 4, 4, 1)]
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tt_gnn.checks import non_negative_int
 from tt_gnn.decomposition import TTSVDResult, tt_svd
 from tt_gnn.shapes import TTShapes
 
@@ -52,7 +54,6 @@ __all__ = [
     "orthogonal_cores",
     "spectral_cores",
     "dense_cores",
-    "core_shapes",
     "tt_frobenius_norm",
     "initialize_table",
     "available_table_initializers",
@@ -66,8 +67,9 @@ class InitContext:
     """Everything an initializer may use.
 
     Attributes:
-        shapes: the row/column factorization.
-        tt_ranks: ``(1, r_1, ..., r_{d-1}, 1)``.
+        shapes: the factorization, ranks included (``shapes.core_shapes`` are the shapes to
+            return).
+        tt_ranks: ``shapes.tt_ranks``, ``(1, r_1, ..., r_{d-1}, 1)``.
         dtype, device: of the cores to return.
         generator: seeded CPU generator for all random draws.
         graph: the (already reordered) graph, for graph-aware initializers; else None.
@@ -103,18 +105,10 @@ def available_initializers() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def core_shapes(shapes: TTShapes, tt_ranks: Sequence[int]) -> list[tuple[int, int, int, int]]:
-    """Shapes ``(p_k, r_{k-1}, q_k, r_k)`` of the cores."""
-    return [
-        (shapes.p_shapes[k], int(tt_ranks[k]), shapes.q_shapes[k], int(tt_ranks[k + 1]))
-        for k in range(shapes.num_cores)
-    ]
-
-
 def initialize_cores(
     init: str | Initializer,
     shapes: TTShapes,
-    tt_ranks: Sequence[int],
+    tt_ranks: Sequence[int] | None = None,
     *,
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
@@ -126,22 +120,19 @@ def initialize_cores(
 
     Args:
         init: e.g. ``"gaussian"``; see :func:`available_initializers`.
-        shapes: the factorization; ``tt_ranks``: ``(1, r_1, ..., r_{d-1}, 1)``.
+        shapes: the factorization, ranks included.
+        tt_ranks: ``(1, r_1, ..., r_{d-1}, 1)`` to use instead of ``shapes.tt_ranks``.
         dtype, device: of the returned cores (default: torch's default dtype, CPU).
-        seed: seeds the draws (None: drawn from torch's global generator, so
-            ``torch.manual_seed`` makes it reproducible).
+        seed: seeds the draws, an integer in ``[0, 2**64)`` (None: drawn from torch's global
+            generator, so ``torch.manual_seed`` makes it reproducible).
         graph: passed to graph-aware initializers.
         **options: initializer-specific options.
 
     Returns:
         list of ``d`` tensors, core ``k`` of shape ``(p_k, r_{k-1}, q_k, r_k)``.
     """
-    tt_ranks = tuple(int(r) for r in tt_ranks)
-    if len(tt_ranks) != shapes.num_cores + 1 or tt_ranks[0] != 1 or tt_ranks[-1] != 1:
-        raise ValueError(
-            f"tt_ranks must be (1, r_1, ..., r_{{d-1}}, 1) with d={shapes.num_cores}, got "
-            f"{tt_ranks}"
-        )
+    if tt_ranks is not None:
+        shapes = dataclasses.replace(shapes, tt_ranks=tt_ranks)  # validated there
     if callable(init):
         function = init
     elif isinstance(init, str) and init in _REGISTRY:
@@ -151,13 +142,15 @@ def initialize_cores(
             f"unknown initializer {init!r}; expected one of {available_initializers()} or a "
             "callable(InitContext) -> list[Tensor]"
         )
-    generator = torch.Generator()
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,)).item())
+    elif non_negative_int(seed, "seed") >= 2**64:
+        raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+    generator = torch.Generator()
     generator.manual_seed(int(seed))
     context = InitContext(
         shapes=shapes,
-        tt_ranks=tt_ranks,
+        tt_ranks=shapes.tt_ranks,
         dtype=dtype or torch.get_default_dtype(),
         device=torch.device(device) if device is not None else torch.device("cpu"),
         generator=generator,
@@ -165,7 +158,7 @@ def initialize_cores(
         options=dict(options),
     )
     cores = function(context)
-    expected = core_shapes(shapes, tt_ranks)
+    expected = shapes.core_shapes
     if len(cores) != len(expected) or any(
         tuple(core.shape) != shape for core, shape in zip(cores, expected, strict=True)
     ):
@@ -192,7 +185,7 @@ def gaussian_cores(context: InitContext, std: float = 1.0) -> list[torch.Tensor]
     core_std = (std**2 / rank_product) ** (1.0 / (2 * shapes.num_cores))
     return [
         torch.randn(shape, generator=context.generator, dtype=torch.float64).mul_(core_std)
-        for shape in core_shapes(shapes, context.tt_ranks)
+        for shape in shapes.core_shapes
     ]
 
 

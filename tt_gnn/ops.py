@@ -6,7 +6,9 @@ caller has validated (``0 <= id < prod(p)``), and return rows of shape ``(n, pro
 The fast path (:func:`tt_lookup`) is a :class:`torch.autograd.Function` built on one idea: in a
 batch, ids share leading digits (a reordered graph puts neighbours in the same TT block). One
 sort of the prefixes ``(i_1, ..., i_{d-1})`` gives the distinct prefixes at every level
-``k = 1 .. d-1``. The partial product of a prefix,
+(:func:`tt_gnn.kernels.plan.plan_prefixes`, the planner every lookup backend shares; its level
+``k``, numbered from 0, holds the prefixes that end with core ``k``'s digit). The partial
+product of a prefix,
 
     X_k[u] = G_1[i_1] G_2[i_2] ... G_k[i_k]        shape (q_1 * ... * q_k, r_k),
 
@@ -33,13 +35,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
+from tt_gnn.kernels.plan import PrefixPlan, plan_prefixes
 from tt_gnn.shapes import ids_to_digits
 
-__all__ = ["naive_tt_lookup", "tt_lookup", "PrefixLevels", "prefix_levels"]
+__all__ = ["naive_tt_lookup", "tt_lookup"]
 
 
 def naive_tt_lookup(
@@ -62,56 +64,12 @@ def naive_tt_lookup(
     return partial.reshape(n, -1)
 
 
-@dataclass
-class PrefixLevels:
-    """Distinct prefixes of a batch of ids, level by level.
-
-    Level ``k`` (0-based, ``k < d - 1``) holds the ``U_k`` distinct prefixes
-    ``(i_1, ..., i_{k+1})`` of the batch in sorted order; the last level is the batch itself,
-    row by row in input order (repeated ids are computed again, like ``nn.Embedding``, which
-    saves a gather and a scatter of full rows).
-
-    Attributes:
-        digits: per level ``k``, the ``(k+1)``-th digit of each prefix (last level: of each id).
-        parents: per level ``k >= 1``, index of each entry's prefix in level ``k - 1``;
-            ``parents[0]`` is None.
-    """
-
-    digits: list[torch.Tensor]
-    parents: list[torch.Tensor | None]
-
-
-def prefix_levels(ids: torch.Tensor, p_shapes: Sequence[int]) -> PrefixLevels:
-    """Find the distinct prefixes of ``ids`` at every level with one sort.
-
-    Shapes:
-        ids: ``(n,)`` int64. See :class:`PrefixLevels` for the outputs.
-    """
-    num_cores = len(p_shapes)
-    last_base = int(p_shapes[-1])
-    digits: list[torch.Tensor] = [ids % last_base] * num_cores
-    parents: list[torch.Tensor | None] = [None] * num_cores
-    keys, parents[-1] = torch.unique(
-        torch.div(ids, last_base, rounding_mode="floor"), sorted=True, return_inverse=True
-    )
-    for k in range(num_cores - 2, -1, -1):
-        base = int(p_shapes[k])
-        digits[k] = keys % base
-        if k == 0:
-            break
-        # keys are sorted, so the distinct parents are consecutive runs.
-        keys, parents[k] = torch.unique_consecutive(
-            torch.div(keys, base, rounding_mode="floor"), return_inverse=True
-        )
-    return PrefixLevels(digits=digits, parents=parents)
-
-
 class _TTLookup(torch.autograd.Function):
     """Prefix-sharing TT lookup; see the module docstring."""
 
     @staticmethod
     def forward(ctx, ids: torch.Tensor, p_shapes: tuple[int, ...], *cores: torch.Tensor):
-        levels = prefix_levels(ids, p_shapes)
+        levels = plan_prefixes(ids, p_shapes)
         partials = _forward_partials(cores, levels)
         ctx.levels = levels
         ctx.save_for_backward(*cores, *partials[:-1])
@@ -221,9 +179,7 @@ def _level_backward(
     return grad_previous, grad_matrices
 
 
-def _forward_partials(
-    cores: Sequence[torch.Tensor], levels: PrefixLevels
-) -> list[torch.Tensor]:
+def _forward_partials(cores: Sequence[torch.Tensor], levels: PrefixPlan) -> list[torch.Tensor]:
     """Partial products per level: ``partials[k]`` has shape ``(U_k, Q_k, r_k)``."""
     first = _as_matrices(cores[0]).index_select(0, levels.digits[0])  # (U_0, 1, q_1 r_1)
     partials = [first.reshape(first.shape[0], cores[0].shape[2], cores[0].shape[3])]
@@ -238,7 +194,7 @@ def _forward_partials(
 def _backward_cores(
     cores: Sequence[torch.Tensor],
     partials: Sequence[torch.Tensor],
-    levels: PrefixLevels,
+    levels: PrefixPlan,
     grad_rows: torch.Tensor,
 ) -> list[torch.Tensor | None]:
     """Gradients of the cores from the gradient of the looked-up rows ``(n, D)``."""
@@ -269,13 +225,20 @@ def tt_lookup(
     ids: torch.Tensor,
     p_shapes: Sequence[int],
     q_shapes: Sequence[int],
+    *,
+    deterministic: bool = False,
 ) -> torch.Tensor:
     """Rows ``ids`` of the TT table, computing each distinct prefix once; differentiable.
+
+    This is the ``"torch"`` lookup backend (:mod:`tt_gnn.kernels.registry`).
 
     Args:
         cores: ``d`` tensors, core ``k`` of shape ``(p_k, r_{k-1}, q_k, r_k)``.
         ids: ``(n,)`` int64 row ids in ``[0, prod(p_shapes))`` (not checked here).
         p_shapes, q_shapes: the factorization.
+        deterministic: accepted for the backend interface; this path is always deterministic
+            on the CPU (its gradients are sums by ``index_add_``, which is deterministic there;
+            on CUDA set ``torch.use_deterministic_algorithms`` for bitwise reproducibility).
 
     Returns:
         ``(n, prod(q_shapes))`` in the cores' dtype.

@@ -47,8 +47,8 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.csgraph import connected_components
 
-from tt_gnn.decomposition import available_memory_bytes
 from tt_gnn.graph import GraphLike, edge_arrays, symmetric_adjacency
+from tt_gnn.io import available_memory_bytes
 
 __all__ = ["SpectralResult", "laplacian_eigenvectors", "normalized_adjacency"]
 

@@ -7,7 +7,9 @@ Level ``k = 1 .. d-1`` (cores numbered from 0) multiplies, for each of its ``T_k
     flops per term at level k = 2 * Q_{k-1} * r_k * q_k * r_{k+1}
 
 ``T_{d-1} = n`` (one term per id); ``T_k`` for ``k < d-1`` is the number of distinct prefixes
-``(i_0, ..., i_k)`` in the batch. The backward pass does two matmuls of the same size per term
+``(i_0, ..., i_k)`` in the batch: ``plan_prefixes(ids, p_shapes).num_terms[1:]``
+(:mod:`tt_gnn.kernels.plan`, the planner the lookups themselves run, with the same level
+numbering). The backward pass does two matmuls of the same size per term
 (one for the core slice, one for the parent prefix): twice the forward flops.
 
 Compulsory memory traffic (a floor: every core byte read once, nothing else re-read):
@@ -34,9 +36,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
-
-__all__ = ["LookupCost", "level_flops_per_term", "terms_per_level", "lookup_cost"]
+__all__ = ["LookupCost", "level_flops_per_term", "lookup_cost"]
 
 
 @dataclass(frozen=True)
@@ -72,21 +72,6 @@ def level_flops_per_term(q_shapes: Sequence[int], tt_ranks: Sequence[int]) -> li
     return flops
 
 
-def terms_per_level(ids: torch.Tensor, p_shapes: Sequence[int]) -> list[int]:
-    """``T_k`` for levels ``1 .. d-1``: distinct prefixes of length ``k + 1``, then ``n``.
-
-    Example:
-        >>> terms_per_level(torch.tensor([0, 1, 5, 5]), (2, 2, 2))
-        [2, 4]
-    """
-    counts = []
-    for k in range(1, len(p_shapes) - 1):
-        suffix = math.prod(p_shapes[k + 1 :])
-        counts.append(int(torch.unique(torch.div(ids, suffix, rounding_mode="floor")).numel()))
-    counts.append(int(ids.numel()))
-    return counts
-
-
 def lookup_cost(
     q_shapes: Sequence[int],
     tt_ranks: Sequence[int],
@@ -99,7 +84,7 @@ def lookup_cost(
 
     Args:
         q_shapes, tt_ranks: the column factors and ``(1, r_1, ..., 1)``.
-        terms_per_level: ``T_1 .. T_{d-1}`` (see :func:`terms_per_level`).
+        terms_per_level: ``T_1 .. T_{d-1}``, e.g. ``plan_prefixes(ids, p).num_terms[1:]``.
         dtype_bytes: bytes per core (and output) element: 4 for fp32, 2 for bf16.
         core_elements: number of elements of each core.
     """

@@ -66,7 +66,7 @@ import numpy as np
 import torch
 
 # -- coupling to the torch path (tt_gnn.ops): prefix levels, levels 0..d-2 forward and backward --
-from tt_gnn.ops import PrefixLevels, prefix_levels
+from tt_gnn.kernels.plan import PrefixPlan, plan_prefixes
 from tt_gnn.ops import _backward_cores as torch_prefix_backward
 from tt_gnn.ops import _forward_partials as torch_prefix_forward
 from tt_gnn.ops import tt_lookup as torch_tt_lookup
@@ -169,7 +169,7 @@ class _FusedLookup(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, ids: torch.Tensor, p_shapes: tuple[int, ...], *cores: torch.Tensor):
-        levels = prefix_levels(ids, p_shapes)
+        levels = plan_prefixes(ids, p_shapes)
         partials = torch_prefix_forward(cores[:-1], levels)
         plan = _plan_rows(levels, partials[-1].shape[0], cores[-1])
         rows = _last_level_forward(partials[-1], cores[-1], levels.digits[-1], plan)
@@ -221,7 +221,7 @@ class _RowPlan:
         return self.chunk_prefixes.shape[0] - 1
 
 
-def _plan_rows(levels: PrefixLevels, num_prefixes: int, last_core: torch.Tensor) -> _RowPlan:
+def _plan_rows(levels: PrefixPlan, num_prefixes: int, last_core: torch.Tensor) -> _RowPlan:
     kernels = _numba()
     parents = levels.parents[-1].numpy()
     order, offsets = kernels.group_rows(parents, num_prefixes)

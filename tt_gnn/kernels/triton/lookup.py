@@ -13,82 +13,33 @@ parent prefixes. Prefix terms are sorted, so their parents form contiguous segme
 always reduced deterministically; core slices (and the parents of the per-id last level) are
 reduced with fp32 atomics, or with sorted segments when ``deterministic=True``.
 
-This module imports Triton; :func:`tt_gnn.kernels.tt_lookup` imports it lazily.
+The batch is planned by :func:`tt_gnn.kernels.plan.plan_prefixes` (the planner every backend
+uses). This module imports Triton; :func:`tt_gnn.kernels.triton.tt_lookup` imports it lazily.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
-from .gathered_matmul import INTERPRETED, gathered_matmul, segment_sum, segments_of
+from tt_gnn.kernels.plan import PrefixPlan, plan_prefixes
+from tt_gnn.kernels.triton.gathered_matmul import (
+    INTERPRETED,
+    gathered_matmul,
+    segment_sum,
+    segments_of,
+)
+from tt_gnn.shapes import TTShapes
 
-__all__ = ["LookupPlan", "plan_lookup", "tt_lookup"]
+__all__ = ["tt_lookup"]
 
 SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 #: Longest run of terms one program reduces serially in a segmented (deterministic) reduction;
 #: longer segments are cut into chunks whose partial sums are added in a second, ordered pass.
 SEGMENT_CHUNK_TERMS = 64
-
-
-@dataclass
-class LookupPlan:
-    """Index arrays for levels ``1 .. d-1`` of one batch (entry ``k - 1`` is level ``k``).
-
-    Attributes:
-        parent_rows: ``(T_k,)`` row of each term's left operand: a row of core 0 for level 1,
-            otherwise the index of the parent prefix among level ``k - 1``'s terms.
-        digits: ``(T_k,)`` the digit ``i_k`` of each term: its slice of core ``k``.
-        parents_sorted: whether ``parent_rows`` is non-decreasing (true except, in general, for
-            the last level, whose terms are the ids in batch order).
-    """
-
-    parent_rows: list[torch.Tensor]
-    digits: list[torch.Tensor]
-    parents_sorted: list[bool]
-
-    @property
-    def num_terms(self) -> list[int]:
-        return [digits.shape[0] for digits in self.digits]
-
-
-def plan_lookup(ids: torch.Tensor, p_shapes: Sequence[int]) -> LookupPlan:
-    """Distinct prefixes of ``ids`` at every level, and how the levels link.
-
-    Shapes:
-        ids: ``(n,)`` int64 in ``[0, prod(p_shapes))``. Level ``d - 1`` has ``n`` terms; level
-        ``k < d - 1`` has one term per distinct prefix of length ``k + 1``, sorted.
-
-    Example:
-        >>> plan = plan_lookup(torch.tensor([5, 4, 0]), (2, 2, 2))
-        >>> plan.parent_rows, plan.digits
-        ([tensor([0, 1]), tensor([1, 1, 0])], [tensor([0, 0]), tensor([1, 0, 0])])
-    """
-    num_cores = len(p_shapes)
-    parent_rows: list[torch.Tensor] = [ids] * (num_cores - 1)
-    digits: list[torch.Tensor] = [ids] * (num_cores - 1)
-    parents_sorted = [True] * (num_cores - 1)
-    parents_sorted[-1] = False
-    term_keys = ids
-    for k in range(num_cores - 1, 0, -1):
-        base = int(p_shapes[k])
-        digits[k - 1] = term_keys % base
-        parent_keys = torch.div(term_keys, base, rounding_mode="floor")
-        if k == 1:
-            parent_rows[0] = parent_keys
-        elif k == num_cores - 1:
-            term_keys, parent_rows[k - 1] = torch.unique(
-                parent_keys, sorted=True, return_inverse=True
-            )
-        else:
-            term_keys, parent_rows[k - 1] = torch.unique_consecutive(
-                parent_keys, return_inverse=True
-            )
-    return LookupPlan(parent_rows, digits, parents_sorted)
 
 
 def _uninitialized(shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -106,8 +57,14 @@ def _first_core_as_prefixes(core: torch.Tensor) -> torch.Tensor:
     return core.reshape(core.shape[0], core.shape[2], core.shape[3])
 
 
+def _left_rows(plan: PrefixPlan) -> list[torch.Tensor]:
+    """Per level ``k = 1 .. d-1`` (entry ``k - 1``), the row of each term's left operand: the
+    row of core 0 (its first digit) at level 1, the parent prefix's index above."""
+    return [plan.first_digits(1), *plan.parents[2:]]
+
+
 def _forward(
-    cores: Sequence[torch.Tensor], plan: LookupPlan
+    cores: Sequence[torch.Tensor], plan: PrefixPlan, left_rows: Sequence[torch.Tensor]
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Left operands of levels ``1 .. d-1`` and the output ``(n, Q_{d-2}, q_{d-1})``.
 
@@ -118,7 +75,7 @@ def _forward(
     last_level = len(cores) - 1
     for k in range(1, len(cores)):
         left, right = lefts[-1], _core_as_matrices(cores[k])
-        num_terms = plan.num_terms[k - 1]
+        num_terms = plan.num_terms[k]
         dtype = cores[0].dtype if k == last_level else torch.float32
         result = _uninitialized((num_terms, left.shape[1], right.shape[2]), dtype, left.device)
         gathered_matmul(
@@ -126,8 +83,8 @@ def _forward(
             right,
             result,
             num_terms=num_terms,
-            x_rows=plan.parent_rows[k - 1],
-            y_rows=plan.digits[k - 1],
+            x_rows=left_rows[k - 1],
+            y_rows=plan.digits[k],
         )
         if k == last_level:
             return lefts, result
@@ -225,7 +182,8 @@ def _reduce(
 def _backward(
     cores: Sequence[torch.Tensor],
     lefts: Sequence[torch.Tensor],
-    plan: LookupPlan,
+    plan: PrefixPlan,
+    left_rows: Sequence[torch.Tensor],
     grad_rows: torch.Tensor,
     needs_grad: Sequence[bool],
     deterministic: bool,
@@ -235,7 +193,7 @@ def _backward(
     grad_result = grad_rows.reshape(grad_rows.shape[0], lefts[-1].shape[1], -1)
     for k in range(len(cores) - 1, 0, -1):
         left, right = lefts[k - 1], _core_as_matrices(cores[k])
-        parent_rows, digits = plan.parent_rows[k - 1], plan.digits[k - 1]
+        parent_rows, digits = left_rows[k - 1], plan.digits[k]
         if needs_grad[k]:
             grad_core = torch.zeros(right.shape, dtype=torch.float32, device=right.device)
             _reduce(
@@ -252,7 +210,7 @@ def _backward(
         if k == 1 and not needs_grad[0]:
             break
         # Segments store every parent prefix (each has a child term); atomics and core 0 add.
-        segmented = plan.parents_sorted[k - 1] or deterministic
+        segmented = plan.parents_sorted(k) or deterministic
         if k > 1 and segmented:
             grad_left = _uninitialized(left.shape, torch.float32, left.device)
         else:
@@ -264,7 +222,7 @@ def _backward(
             x_rows=None,
             y_rows=digits,
             targets=parent_rows,
-            targets_sorted=plan.parents_sorted[k - 1],
+            targets_sorted=plan.parents_sorted(k),
             deterministic=deterministic,
         )
         if k == 1:
@@ -277,9 +235,10 @@ def _backward(
 class _TritonTTLookup(torch.autograd.Function):
     @staticmethod
     def forward(ctx, ids, p_shapes, deterministic, *cores):
-        plan = plan_lookup(ids, p_shapes)
-        lefts, result = _forward(cores, plan)
-        ctx.plan = plan
+        plan = plan_prefixes(ids, p_shapes)
+        left_rows = _left_rows(plan)
+        lefts, result = _forward(cores, plan, left_rows)
+        ctx.plan, ctx.left_rows = plan, left_rows
         ctx.deterministic = deterministic
         ctx.num_cores = len(cores)
         ctx.save_for_backward(*cores, *lefts[1:])
@@ -295,6 +254,7 @@ class _TritonTTLookup(torch.autograd.Function):
             cores,
             lefts,
             ctx.plan,
+            ctx.left_rows,
             grad_rows,
             ctx.needs_input_grad[3:],
             ctx.deterministic,
@@ -314,20 +274,13 @@ def _check_inputs(
             f"expected d >= 2 cores with one p and one q factor each, got {num_cores} cores, "
             f"p_shapes={tuple(p_shapes)}, q_shapes={tuple(q_shapes)}"
         )
-    rank_in = 1
-    for k, core in enumerate(cores):
-        if core.dim() != 4:
+    shapes = TTShapes.from_cores(cores)  # 4-d cores whose ranks chain from 1 to 1
+    for k, (shape, p, q) in enumerate(zip(shapes.core_shapes, p_shapes, q_shapes, strict=True)):
+        expected = (int(p), shape[1], int(q), shape[3])
+        if shape != expected:
             raise ValueError(
-                f"core {k} must be 4-d (p_k, r_(k-1), q_k, r_k), got {tuple(core.shape)}"
+                f"core {k} has shape {shape}, expected (p_k, r_(k-1), q_k, r_k) = {expected}"
             )
-        rank_out = 1 if k == num_cores - 1 else core.shape[-1]
-        expected = (int(p_shapes[k]), rank_in, int(q_shapes[k]), rank_out)
-        if tuple(core.shape) != expected:
-            raise ValueError(
-                f"core {k} has shape {tuple(core.shape)}, expected (p_k, r_(k-1), q_k, r_k) = "
-                f"{expected}"
-            )
-        rank_in = rank_out
     dtype = cores[0].dtype
     if dtype == torch.float64:
         raise TypeError(
