@@ -198,7 +198,7 @@ FILE_CASES = {
         "malformed CSR features",
     ),
     "features_missing": (
-        "train --dataset {f}/features_none.npz --embedding features {fast}",
+        "train --dataset {f}/features_none.npz --embedding features",
         "has no node features",
     ),
     "csv_float_ids": (
