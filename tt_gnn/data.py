@@ -128,9 +128,14 @@ def load_dataset(
         a :class:`NodeDataset`.
 
     Raises:
-        FileNotFoundError: unknown name or missing file (the message lists what was tried).
-        ValueError: malformed files, named with the file and line or field.
-        TypeError: options the chosen source does not take.
+        FileNotFoundError: unknown name, missing file or broken link (the message lists what
+            was tried).
+        ValueError: malformed or unreadable files (named with the file and line, field or
+            array), paths that are not regular files (``/dev/null``, a folder), bad arguments
+            and options the chosen source does not take.
+        MemoryError: a node count (``num_nodes``, or one past the largest id) whose arrays
+            cannot fit in the available memory, before anything is allocated.
+        TypeError: ``name_or_path`` is neither a string nor a path.
 
     Example:
         >>> cora = load_dataset("cora")  # doctest: +SKIP

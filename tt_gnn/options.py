@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +31,21 @@ EMBEDDING_KINDS = ("tt", "full", "features")
 REORDER_METHODS = ("tt-metis", "metis", "random", "none")
 GNN_BACKENDS = ("auto", "torch", "dgl", "pyg")
 
+# An integer as the command line writes it: ASCII digits, an optional sign, spaces around
+# (Python's int() also takes "1_000" and non-ASCII digits such as "٣").
+_INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
+def _parts(value: Any, name: str, example: str) -> list[Any]:
+    """``value`` split at commas (text) or listed (a sequence); else ``ValueError``."""
+    if not isinstance(value, Sequence):
+        raise ValueError(f"{name} must be comma-separated ints like {example!r}, got {value!r}")
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    return [
+        int(part) if isinstance(part, str) and _INTEGER_TEXT.fullmatch(part) else part
+        for part in parts
+    ]
+
 
 def parse_reorder(method: Any, num_parts: Any = None) -> tuple[str, int | None]:
     """One spelling of a reorder method everywhere (API, CLI, trainer).
@@ -48,7 +64,7 @@ def parse_reorder(method: Any, num_parts: Any = None) -> tuple[str, int | None]:
     name, parts = method, None
     if method.startswith("metis:"):
         text = method.split(":", 1)[1]
-        if not (text.isdigit() and int(text) >= 2):
+        if not (text.isascii() and text.isdigit() and int(text) >= 2):
             raise ValueError(f"invalid reorder method {method!r}: {expected}")
         name, parts = "metis", int(text)
     elif method not in REORDER_METHODS:
@@ -75,15 +91,10 @@ def parse_fanouts(text: str | Sequence[int]) -> tuple[int, ...]:
         >>> parse_fanouts("5,10,-1")
         (5, 10, -1)
     """
-    parts = text.split(",") if isinstance(text, str) else list(text)
     fanouts = []
-    for part in parts:
-        try:
-            value = int(part) if isinstance(part, str) else part
-        except ValueError:
-            raise ValueError(
-                f"fanouts must be comma-separated ints like '10,10', got {text!r}"
-            ) from None
+    for value in _parts(text, "fanouts", "10,10"):
+        if isinstance(value, str):
+            raise ValueError(f"fanouts must be comma-separated ints like '10,10', got {text!r}")
         if not is_integer(value) or value == 0 or value < -1:
             raise ValueError(f"every fanout must be a positive int or -1 (all), got {text!r}")
         fanouts.append(int(value))
@@ -101,13 +112,11 @@ def parse_devices(devices: str | Sequence[int] | None) -> list[int]:
     """
     if devices is None or devices == "":
         return []
-    parts = devices.split(",") if isinstance(devices, str) else list(devices)
-    try:
-        parsed = [int(part) if isinstance(part, str) else part for part in parts]
-    except ValueError:
+    parsed = _parts(devices, "devices", "0,1")
+    if any(isinstance(part, str) for part in parsed):
         raise ValueError(
             f"devices must be comma-separated CUDA device indices like '0,1', got {devices!r}"
-        ) from None
+        )
     if any(not is_integer(index) or index < 0 for index in parsed) or len(set(parsed)) != len(
         parsed
     ):

@@ -162,11 +162,15 @@ def check_fractions(split_fractions: Any) -> tuple[float, float, float]:
     """
     try:
         fractions = tuple(float(f) for f in split_fractions)
-    except TypeError:
+    except (TypeError, ValueError):
         raise ValueError(
             f"split_fractions must be (train, val, test), got {split_fractions!r}"
         ) from None
-    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1.0) > 1e-6:
+    if (
+        len(fractions) != 3
+        or not all(math.isfinite(f) and f >= 0 for f in fractions)
+        or abs(sum(fractions) - 1.0) > 1e-6
+    ):
         raise ValueError(
             f"split_fractions must be three non-negative fractions summing to 1, got "
             f"{split_fractions!r}"

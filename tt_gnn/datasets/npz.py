@@ -75,40 +75,48 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     path = Path(path)
     check_regular_file(path, "npz file")
     cannot = f"{path}: cannot read as .npz"
+    arrays: dict[str, np.ndarray] = {}
+    # numpy leaks the file handle when the archive fails to open, so it gets our own handle
     with open(path, "rb") as stream:
         head = stream.read(len(_NPY_SIGNATURE))
-    if not head:
-        raise ValueError(f"{cannot}: the file is empty")
-    if head.startswith(_NPY_SIGNATURE):
-        raise ValueError(f"{cannot}: it is an .npy array file, not an .npz archive")
-    if not head.startswith(_ZIP_SIGNATURES):
-        raise ValueError(
-            f"{cannot}: not a zip archive (first bytes {head[:4]!r}, expected "
-            f"{_ZIP_SIGNATURES[0]!r})"
-        )
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except _ARCHIVE_ERRORS as error:
-        raise ValueError(f"{cannot}: truncated or corrupt archive ({_reason(error)})") from error
-    with archive:
-        for key in archive.files:
-            member = f"{cannot}: array {key!r}"
-            try:
-                value = archive[key]
-            except ValueError as error:
-                if "allow_pickle" in str(error):
-                    raise ValueError(
-                        f"{member} is an object (pickled) array; tt-gnn reads numeric arrays "
-                        "only and never unpickles"
-                    ) from error
-                raise ValueError(f"{member} is corrupt ({_reason(error)})") from error
-            except _ARCHIVE_ERRORS as error:
-                raise ValueError(f"{member} is truncated or corrupt ({_reason(error)})") from error
-            if not isinstance(value, np.ndarray):
-                raise ValueError(f"{member} is not an .npy array")
-            arrays[key] = value
+        if not head:
+            raise ValueError(f"{cannot}: the file is empty")
+        if head.startswith(_NPY_SIGNATURE):
+            raise ValueError(f"{cannot}: it is an .npy array file, not an .npz archive")
+        if not head.startswith(_ZIP_SIGNATURES):
+            raise ValueError(
+                f"{cannot}: not a zip archive (first bytes {head[:4]!r}, expected "
+                f"{_ZIP_SIGNATURES[0]!r})"
+            )
+        stream.seek(0)
+        try:
+            archive = np.load(stream, allow_pickle=False)
+        except _ARCHIVE_ERRORS as error:
+            raise ValueError(
+                f"{cannot}: truncated or corrupt archive ({_reason(error)})"
+            ) from error
+        with archive:
+            for key in archive.files:
+                arrays[key] = _member(archive, key, cannot)
     return arrays
+
+
+def _member(archive: Any, key: str, cannot: str) -> np.ndarray:
+    member = f"{cannot}: array {key!r}"
+    try:
+        value = archive[key]
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise ValueError(
+                f"{member} is an object (pickled) array; tt-gnn reads numeric arrays only and "
+                "never unpickles"
+            ) from error
+        raise ValueError(f"{member} is corrupt ({_reason(error)})") from error
+    except _ARCHIVE_ERRORS as error:
+        raise ValueError(f"{member} is truncated or corrupt ({_reason(error)})") from error
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"{member} is not an .npy array")
+    return value
 
 
 def _reason(error: BaseException) -> str:

@@ -206,6 +206,10 @@ def validate_training_state(state: dict[str, Any], path: str | os.PathLike[str])
         not isinstance(permutation, torch.Tensor) or permutation.dtype != torch.int64
     ):
         raise ValueError(f"checkpoint {path}: permutation must be an int64 tensor")
+    if permutation is not None and not torch.equal(
+        permutation.reshape(-1).sort().values, torch.arange(permutation.numel())
+    ):
+        raise ValueError(f"checkpoint {path}: permutation is not a permutation of 0..N-1")
 
 
 def check_resumable(checkpoint: dict[str, Any], config: Any, world_size: int) -> None:
