@@ -79,7 +79,7 @@ SUPPORTED_DTYPES = (torch.float32, torch.float64)
 _VECTOR_BYTES = 32
 #: Rows per chunk at least, and chunks at most. The chunking (hence the order in which the core
 #: gradient is summed) depends only on the batch, never on the number of threads.
-_MIN_CHUNK_ROWS = 1024
+_MIN_CHUNK_ROWS = 4096
 _MAX_CHUNKS = 64
 #: All per-chunk core-gradient buffers together hold at most this many elements (fewer chunks
 #: when the last core is large).
