@@ -64,6 +64,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.profiler import record_function
 
 # -- coupling to the torch path (tt_gnn.ops): prefix levels, levels 0..d-2 forward and backward --
 from tt_gnn.ops import PrefixLevels, prefix_levels
@@ -171,8 +172,9 @@ class _FusedLookup(torch.autograd.Function):
     def forward(ctx, ids: torch.Tensor, p_shapes: tuple[int, ...], *cores: torch.Tensor):
         levels = prefix_levels(ids, p_shapes)
         partials = torch_prefix_forward(cores[:-1], levels)
-        plan = _plan_rows(levels, partials[-1].shape[0], cores[-1])
-        rows = _last_level_forward(partials[-1], cores[-1], levels.digits[-1], plan)
+        with record_function("tt_gnn.cpu_fused.forward"):
+            plan = _plan_rows(levels, partials[-1].shape[0], cores[-1])
+            rows = _last_level_forward(partials[-1], cores[-1], levels.digits[-1], plan)
         ctx.levels, ctx.plan, ctx.num_cores = levels, plan, len(cores)
         ctx.save_for_backward(*cores, *partials)
         return rows
@@ -182,15 +184,16 @@ class _FusedLookup(torch.autograd.Function):
         saved = ctx.saved_tensors
         cores, partials = saved[: ctx.num_cores], saved[ctx.num_cores :]
         need_prefix = any(ctx.needs_input_grad[2:-1])
-        grad_partial, grad_last_core = _last_level_backward(
-            partials[-1],
-            cores[-1],
-            ctx.levels.digits[-1],
-            ctx.plan,
-            grad_rows.detach().contiguous(),
-            need_prefix,
-            ctx.needs_input_grad[-1],
-        )
+        with record_function("tt_gnn.cpu_fused.backward"):
+            grad_partial, grad_last_core = _last_level_backward(
+                partials[-1],
+                cores[-1],
+                ctx.levels.digits[-1],
+                ctx.plan,
+                grad_rows.detach().contiguous(),
+                need_prefix,
+                ctx.needs_input_grad[-1],
+            )
         grads: list[torch.Tensor | None] = [None] * ctx.num_cores
         if need_prefix:
             grads[:-1] = torch_prefix_backward(cores[:-1], partials, ctx.levels, grad_partial)
