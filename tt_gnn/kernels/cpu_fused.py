@@ -678,8 +678,6 @@ def _numba() -> Any:
             buffer_offset = chunk * num_slices * rank * padded_width
             for prefix in range(chunk_prefixes[chunk], chunk_prefixes[chunk + 1]):
                 partial_offset = prefix * partial_size
-                if need_partial:
-                    grad_partial[partial_offset : partial_offset + partial_size] = 0
                 for position in range(offsets[prefix], offsets[prefix + 1]):
                     if position + _PREFETCH_ROWS < end:
                         ahead = order[position + _PREFETCH_ROWS] * row_size
@@ -687,11 +685,11 @@ def _numba() -> Any:
                             _prefetch(grad, ahead + element, False)
                     row = order[position]
                     digit = digits[row]
-                    if need_partial:  # (Q, C) @ (C, R) added into grad_partial[prefix]
+                    if need_partial:  # (Q, C) @ (C, R) into grad_partial[prefix], then added
                         core_at = (digit * width * padded_rank, padded_rank)
                         _matmul(like, grad, (row * row_size, width, 1), core_t, core_at,
                                 grad_partial, (partial_offset, rank), (num_columns, width, rank),
-                                True)  # fmt: skip
+                                position > offsets[prefix])  # fmt: skip
                     if need_core:  # (R, Q) @ (Q, C) added into buffers[chunk, digit]
                         _matmul(like, partial, (partial_offset, 1, rank), grad,
                                 (row * row_size, width), buffers,
