@@ -130,6 +130,20 @@ def time_method(
     }
 
 
+def profile_step(
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: list[torch.Tensor],
+    projection: torch.Tensor,
+    row_limit: int = 14,
+) -> str:
+    """torch.profiler's table of training steps on ``batches``, by self CPU time."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+        for ids in batches:
+            time_method(module, optimizer, ids, projection)
+    return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=row_limit)
+
+
 def matmul_peak(threads: int, repeats: int = 7, size: int = 2048) -> float:
     """Median flop/s of a ``size x size`` float32 matmul on ``threads`` threads."""
     torch.set_num_threads(threads)
@@ -149,12 +163,13 @@ def step_flops_per_row(args: argparse.Namespace) -> int:
     return 3 * sum(level_flops_per_term(args.q_shapes, ranks))
 
 
-def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
+def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, object]], dict[str, str]]:
+    """Rows/s and phase times per (ids, method); profiles of the fused TT step per ids kind."""
     torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(args.seed)
     methods = build_methods(args)
     projection = torch.randn(args.dim, generator=generator)
-    results = []
+    results, profiles = [], {}
     for kind in ID_KINDS:
         batches = [
             make_ids(kind, args.num_embeddings, args.batch_size, args.run_length, generator)
@@ -166,6 +181,9 @@ def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
                 measured = time_method(module, optimizer, ids, projection)
                 if repeat > 0:  # the first batch warms up allocators, caches and the JIT
                     times[name].append(measured)
+        if args.profile and FUSED_TT in methods:
+            profiles[kind] = profile_step(*methods[FUSED_TT], batches[1 : 1 + args.profile],
+                                          projection)  # fmt: skip
         for name in methods:
             phases = {
                 phase: statistics.median(t[phase] for t in times[name])
@@ -186,7 +204,7 @@ def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
                     },
                 }
             )
-    return results
+    return results, profiles
 
 
 def to_markdown(
@@ -246,6 +264,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-dense", action="store_true", help="skip dense nn.Embedding+Adam")
     parser.add_argument("--skip-naive", action="store_true", help="skip the naive TT lookup")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="profile this many fused TT steps per ids kind"
+    )
     parser.add_argument("--output", type=Path, help="also write the table (Markdown) here")
     args = parser.parse_args(argv)
     if math.prod(args.q_shapes) != args.dim:
@@ -256,9 +277,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_before = os.getloadavg()
-    results = benchmark(args)
+    results, profiles = benchmark(args)
     peak = matmul_peak(args.threads)
     table = to_markdown(results, args, peak, (load_before, os.getloadavg()))
+    for kind, profile in profiles.items():
+        table += (
+            f"\n`torch.profiler` of {args.profile} fused TT training steps on {kind} ids "
+            f"(self CPU time; `tt_gnn.cpu_fused.*` is the fused kernel, `aten::*` the torch "
+            f"levels, the loss and Adam):\n\n```\n{profile}```\n"
+        )
     print(table)
     if args.output:
         allocator = " ".join(

@@ -64,6 +64,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.profiler import record_function
 
 # -- coupling to the torch path (tt_gnn.ops): prefix levels, levels 0..d-2 forward and backward --
 from tt_gnn.kernels.plan import PrefixPlan, plan_prefixes
@@ -79,7 +80,7 @@ SUPPORTED_DTYPES = (torch.float32, torch.float64)
 _VECTOR_BYTES = 32
 #: Rows per chunk at least, and chunks at most. The chunking (hence the order in which the core
 #: gradient is summed) depends only on the batch, never on the number of threads.
-_MIN_CHUNK_ROWS = 1024
+_MIN_CHUNK_ROWS = 4096
 _MAX_CHUNKS = 64
 #: All per-chunk core-gradient buffers together hold at most this many elements (fewer chunks
 #: when the last core is large).
@@ -171,8 +172,9 @@ class _FusedLookup(torch.autograd.Function):
     def forward(ctx, ids: torch.Tensor, p_shapes: tuple[int, ...], *cores: torch.Tensor):
         levels = plan_prefixes(ids, p_shapes)
         partials = torch_prefix_forward(cores[:-1], levels)
-        plan = _plan_rows(levels, partials[-1].shape[0], cores[-1])
-        rows = _last_level_forward(partials[-1], cores[-1], levels.digits[-1], plan)
+        with record_function("tt_gnn.cpu_fused.forward"):
+            plan = _plan_rows(levels, partials[-1].shape[0], cores[-1])
+            rows = _last_level_forward(partials[-1], cores[-1], levels.digits[-1], plan)
         ctx.levels, ctx.plan, ctx.num_cores = levels, plan, len(cores)
         ctx.save_for_backward(*cores, *partials)
         return rows
@@ -182,15 +184,16 @@ class _FusedLookup(torch.autograd.Function):
         saved = ctx.saved_tensors
         cores, partials = saved[: ctx.num_cores], saved[ctx.num_cores :]
         need_prefix = any(ctx.needs_input_grad[2:-1])
-        grad_partial, grad_last_core = _last_level_backward(
-            partials[-1],
-            cores[-1],
-            ctx.levels.digits[-1],
-            ctx.plan,
-            grad_rows.detach().contiguous(),
-            need_prefix,
-            ctx.needs_input_grad[-1],
-        )
+        with record_function("tt_gnn.cpu_fused.backward"):
+            grad_partial, grad_last_core = _last_level_backward(
+                partials[-1],
+                cores[-1],
+                ctx.levels.digits[-1],
+                ctx.plan,
+                grad_rows.detach().contiguous(),
+                need_prefix,
+                ctx.needs_input_grad[-1],
+            )
         grads: list[torch.Tensor | None] = [None] * ctx.num_cores
         if need_prefix:
             grads[:-1] = torch_prefix_backward(cores[:-1], partials, ctx.levels, grad_partial)
@@ -675,8 +678,6 @@ def _numba() -> Any:
             buffer_offset = chunk * num_slices * rank * padded_width
             for prefix in range(chunk_prefixes[chunk], chunk_prefixes[chunk + 1]):
                 partial_offset = prefix * partial_size
-                if need_partial:
-                    grad_partial[partial_offset : partial_offset + partial_size] = 0
                 for position in range(offsets[prefix], offsets[prefix + 1]):
                     if position + _PREFETCH_ROWS < end:
                         ahead = order[position + _PREFETCH_ROWS] * row_size
@@ -684,11 +685,11 @@ def _numba() -> Any:
                             _prefetch(grad, ahead + element, False)
                     row = order[position]
                     digit = digits[row]
-                    if need_partial:  # (Q, C) @ (C, R) added into grad_partial[prefix]
+                    if need_partial:  # (Q, C) @ (C, R) into grad_partial[prefix], then added
                         core_at = (digit * width * padded_rank, padded_rank)
                         _matmul(like, grad, (row * row_size, width, 1), core_t, core_at,
                                 grad_partial, (partial_offset, rank), (num_columns, width, rank),
-                                True)  # fmt: skip
+                                position > offsets[prefix])  # fmt: skip
                     if need_core:  # (R, Q) @ (Q, C) added into buffers[chunk, digit]
                         _matmul(like, partial, (partial_offset, 1, rank), grad,
                                 (row * row_size, width), buffers,
