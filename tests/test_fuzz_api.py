@@ -4,9 +4,8 @@
 validation and of the option parsers.
 
 Every bad input must raise the documented exception with a message naming the argument or the
-value. Cases that concern what branch core is fixing (D1 unbounded shape search, D12
-fractional/bool shapes and ranks, D15 row count in state dicts) and the D11 messages of
-``embedding.py`` (branch core's file) expect the clear error and are marked xfail until then.
+value, including the report's D1 (bounded shape search), D11 (messages), D12 (fractional or
+boolean shapes and ranks) and D15 (row count in state dicts) cases.
 """
 
 from __future__ import annotations
@@ -37,9 +36,6 @@ from tt_gnn.reorder import compute_order, reorder_graph
 from tt_gnn.training import TrainConfig
 from tt_gnn.training.checkpoint import load_checkpoint, save_checkpoint, validate_training_state
 from tt_gnn.training.loop import train
-
-D11 = "D11: message in tt_gnn/embedding.py / shapes.py (branch core's files); not fixed on fuzz"
-D12 = pytest.mark.xfail(strict=False, reason="D12: fixed on branch core")
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +78,6 @@ EMBEDDING_CASES = [
     pytest.param((None, 16), {}, (TypeError, ValueError), "num_embeddings.*None", id="rows_none"),
     pytest.param(
         (2**64, 16), {}, (ValueError, TypeError), "num_embeddings", id="rows_beyond_int64",
-        marks=pytest.mark.xfail(strict=False, reason=D11),
     ),
     pytest.param((100, 0), {}, ValueError, "embedding_dim.*0", id="dim_zero"),
     pytest.param((100, -3), {}, ValueError, "embedding_dim.*-3", id="dim_negative"),
@@ -93,30 +88,27 @@ EMBEDDING_CASES = [
     pytest.param((100, 16), {"rank": True}, (TypeError, ValueError), "rank.*True", id="rank_bool"),
     pytest.param((100, 16), {"rank": "4"}, (TypeError, ValueError), "rank.*'4'", id="rank_text"),
     pytest.param((100, 16), {"ranks": [2, 2, 2]}, ValueError, "ranks.*2 entries", id="ranks_len"),
-    pytest.param((100, 16), {"ranks": [0, 2]}, ValueError, "rank.*>= 1", id="ranks_zero"),
+    pytest.param(
+        (100, 16), {"ranks": [0, 2]}, ValueError, "r_1 must be a positive integer, got 0",
+        id="ranks_zero",
+    ),
     pytest.param(
         (100, 16), {"ranks": ["a", "b"]}, (TypeError, ValueError), "ranks", id="ranks_text",
-        marks=pytest.mark.xfail(strict=False, reason=D11),
     ),
     pytest.param(
         (100, 16), {"ranks": [4.7, 3.2]}, (TypeError, ValueError), "4.7", id="ranks_fractional",
-        marks=D12,
     ),
     pytest.param(
         (100, 16), {"ranks": [True, 2]}, (TypeError, ValueError), "True", id="ranks_bool",
-        marks=D12,
     ),
     pytest.param(
         (100, 16), {"p_shapes": (4.9, 5, 5)}, (TypeError, ValueError), "4.9", id="p_fractional",
-        marks=D12,
     ),
     pytest.param(
         (100, 16), {"p_shapes": (True, 100, 1)}, (TypeError, ValueError), "True", id="p_bool",
-        marks=D12,
     ),
     pytest.param(
         (16, 16), {"q_shapes": (2.9, 2, 4)}, (TypeError, ValueError), "2.9", id="q_fractional",
-        marks=D12,
     ),
     pytest.param((100, 16), {"p_shapes": (2, 2, 2)}, ValueError, "multiply to 8", id="p_small"),
     pytest.param(
@@ -136,15 +128,12 @@ EMBEDDING_CASES = [
     pytest.param((100, 16), {"backend": "cuda-magic"}, ValueError, "backend", id="backend"),
     pytest.param(
         (100, 16), {"dtype": torch.int64}, (TypeError, ValueError), "dtype", id="dtype_int",
-        marks=pytest.mark.xfail(strict=False, reason=D11),
     ),
     pytest.param(
         (100, 16), {"seed": 2**70}, (TypeError, ValueError), "seed", id="seed_huge",
-        marks=pytest.mark.xfail(strict=False, reason=D11),
     ),
     pytest.param(
         (100, 16), {"seed": "abc"}, (TypeError, ValueError), "seed", id="seed_text",
-        marks=pytest.mark.xfail(strict=False, reason=D11),
     ),
     pytest.param((100, 16), {"device": "gpu7"}, (ValueError, RuntimeError), "gpu7", id="device"),
 ]  # fmt: skip
@@ -170,7 +159,6 @@ def test_bad_embedding_arguments(args, kwargs, error, message) -> None:
             (TypeError, ValueError),
             "p_shapes",
             id="p_text",
-            marks=D12,
         ),
     ],
 )
@@ -179,7 +167,6 @@ def test_bad_shape_arguments(args, kwargs, error, message) -> None:
         choose_shapes(*args, **kwargs)
 
 
-@pytest.mark.xfail(strict=False, reason="D1: fixed on branch core")
 @pytest.mark.parametrize(
     ("function", "args", "kwargs"),
     [
@@ -220,7 +207,7 @@ def test_bad_ids(table: TTEmbedding, ids, error, message) -> None:
 
 
 def test_bad_materialization_arguments(table: TTEmbedding) -> None:
-    with pytest.raises(ValueError, match="chunk_size must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer, got 0"):
         table.to_dense(chunk_size=0)
     with pytest.raises(MemoryError, match="37 x 6 table"):
         table.to_dense(max_bytes=100)
@@ -228,7 +215,6 @@ def test_bad_materialization_arguments(table: TTEmbedding) -> None:
         TTEmbedding.from_dense(torch.ones(10))
 
 
-@pytest.mark.xfail(strict=False, reason=D11)
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -249,7 +235,6 @@ def test_unclear_materialization_messages(table: TTEmbedding, call, message) -> 
         call(table)
 
 
-@pytest.mark.xfail(strict=False, reason="D15: fixed on branch core")
 def test_state_dict_of_another_row_count_is_refused() -> None:
     """Same cores, 100 rows into 90: ``nn.Embedding`` refuses, so must ``TTEmbedding``."""
     source = TTEmbedding(100, 16, p_shapes=(4, 5, 5), q_shapes=(2, 2, 4), seed=0)

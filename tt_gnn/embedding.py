@@ -442,7 +442,12 @@ def _shapes_from_state(state: Any) -> TTShapes:
     """Decode :meth:`TTEmbedding.get_extra_state`."""
     expected = "an int64 vector [N, D, d, *p_shapes, *q_shapes, *tt_ranks]"
     if not isinstance(state, torch.Tensor) or state.dtype != torch.int64 or state.dim() != 1:
-        raise ValueError(f"TTEmbedding extra state must be {expected}, got {state!r}")
+        found = (
+            f"a {state.dtype} tensor of shape {tuple(state.shape)}"
+            if isinstance(state, torch.Tensor)
+            else type(state).__name__
+        )
+        raise ValueError(f"TTEmbedding extra state must be {expected}, got {found}")
     values = state.tolist()
     num_cores = values[2] if len(values) > 2 else -1
     if num_cores < 2 or len(values) != 3 + 3 * num_cores + 1:

@@ -299,6 +299,18 @@ def _decompose(
     )
 
 
+def _all_finite(weight: torch.Tensor | np.ndarray, chunk_rows: int = 1 << 16) -> bool:
+    """Whether every entry is finite, checked in row chunks (``np.memmap`` stays on disk)."""
+    for start in range(0, weight.shape[0], chunk_rows):
+        block = weight[start : start + chunk_rows]
+        finite = torch.isfinite(block).all() if isinstance(block, torch.Tensor) else np.isfinite(
+            block
+        ).all()
+        if not bool(finite):
+            return False
+    return True
+
+
 def dense_cores(
     context: InitContext,
     weight: torch.Tensor | np.ndarray,
@@ -332,6 +344,8 @@ def dense_cores(
             f"{expected}"
         )
     started = time.perf_counter()
+    if not _all_finite(weight):
+        raise ValueError("weight holds NaN or inf entries; a TT decomposition needs finite values")
     result = _decompose(context, weight, max_memory_bytes)
     _LOGGER.info(
         "dense init: TT-SVD relative error %.4g (bound %.4g)",
