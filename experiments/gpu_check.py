@@ -75,10 +75,10 @@ def check_kernels(args: argparse.Namespace) -> str:
     """(a): Triton vs torch vs float64, fp32/bf16, deterministic bit-identical."""
     import torch
 
-    from tt_gnn import kernels
+    from tt_gnn.kernels import triton as kernels
     from tt_gnn.ops import naive_tt_lookup, tt_lookup
 
-    if not kernels.triton_available():
+    if not kernels.installed():
         raise RuntimeError("Triton is not importable (pip install 'tt-gnn[gpu]')")
     device = _device(args)
     generator = torch.Generator().manual_seed(0)

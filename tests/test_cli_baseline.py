@@ -31,6 +31,7 @@ def test_labels_per_class_split_reaches_the_trainer():
         dataset="synthetic",
         dataset_options={"num_nodes": 3000, "num_classes": 4},
         labels_per_class=5,
+        reorder="none",  # compare node ids with the unpermuted split below
         num_val=100,
         num_test=200,
         split_seed=3,

@@ -27,6 +27,7 @@ def _config() -> TrainConfig:
         dataset="synthetic",
         dataset_options=GRAPH,
         embedding="tt",
+        reorder="none",
         embedding_dim=16,
         rank=4,
         hidden=16,

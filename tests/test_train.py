@@ -89,6 +89,12 @@ def test_apply_permutation_moves_edges_labels_splits_and_features(small_dataset)
         apply_permutation(dataset, permutation[:-1])
 
 
+def test_reorder_default_follows_the_embedding():
+    assert _small_config().reorder == "tt-metis"
+    assert _small_config(embedding="full").reorder == "none"
+    assert _small_config(reorder="random").reorder == "random"
+
+
 def test_prepare_data_reorders_and_adds_self_loops_for_gat(small_dataset):
     prepared = prepare_data(_small_config(model="gat", reorder="random"), dataset=small_dataset)
     assert prepared.permutation is not None
@@ -96,7 +102,7 @@ def test_prepare_data_reorders_and_adds_self_loops_for_gat(small_dataset):
     graph = prepared.graph.graph
     self_loops = (graph.edges()[0] == graph.edges()[1]).sum()
     assert int(self_loops) == small_dataset.num_nodes
-    unchanged = prepare_data(_small_config(), dataset=small_dataset)
+    unchanged = prepare_data(_small_config(reorder="none"), dataset=small_dataset)
     assert unchanged.permutation is None
     assert unchanged.graph.graph.num_edges() == small_dataset.graph.num_edges()
 

@@ -91,7 +91,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--reorder",
         type=_reorder,
         default=None,
-        help="node order: tt-metis, metis:<k>, random or none (default: none)",
+        help="node order: tt-metis, metis, metis:<k>, random or none (default: tt-metis for "
+        "--embedding tt, none otherwise)",
     )
     group.add_argument("--hidden", type=int, default=_DEFAULTS.hidden, help="per head for GAT")
     group.add_argument("--layers", type=int, help="number of layers (default: one per fanout)")
@@ -241,7 +242,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         split_seed=args.split_seed,
         use_features=args.embedding == "features",
         embedding=args.embedding,
-        reorder=args.reorder or "none",
+        reorder=args.reorder,
         checkpoint_dir=args.checkpoint_dir,
         resume=args.resume,
         output_json=args.output_json,

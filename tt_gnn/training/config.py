@@ -50,7 +50,10 @@ class TrainConfig:
             (None: chosen by ``tt_gnn.shapes.choose_shapes``).
         init: initializer of the learned table, TT or full (``"gaussian"``, ``"ortho"``,
             ``"spectral"``; same entry scale for both, see :func:`tt_gnn.init.initialize_table`).
-        reorder: ``"none"``, ``"random"``, ``"metis"``, ``"metis:<k>"`` or ``"tt-metis"``.
+        reorder: ``"none"``, ``"random"``, ``"metis"``, ``"metis:<k>"`` or ``"tt-metis"``; None
+            (default) means the embedding's default: ``"tt-metis"`` for a TT table (the measured
+            best; see README "Defaults"), ``"none"`` otherwise (a full table or features gain
+            nothing from an order).
         seed: seeds the model, the reordering and every epoch's randomness.
         epochs: maximum epochs; patience: evaluations without validation improvement before
             stopping (0: never stop early); eval_every: epochs between evaluations.
@@ -95,7 +98,7 @@ class TrainConfig:
     p_shapes: tuple[int, ...] | None = None
     q_shapes: tuple[int, ...] | None = None
     init: str = "gaussian"
-    reorder: str = "none"
+    reorder: str | None = None
     seed: int = 0
     epochs: int = 20
     patience: int = 10
@@ -123,6 +126,8 @@ class TrainConfig:
     num_test: int = 1000
 
     def __post_init__(self) -> None:
+        if self.reorder is None:
+            self.reorder = "tt-metis" if self.embedding == "tt" else "none"
         self.fanouts = parse_fanouts(self.fanouts)
         for name in ("p_shapes", "q_shapes"):
             value = getattr(self, name)
