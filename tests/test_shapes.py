@@ -161,7 +161,7 @@ def test_large_requests_answer_quickly(num_embeddings, embedding_dim, num_cores)
 
 
 def test_too_many_cores_is_a_clear_error_naming_the_limit():
-    assert max_num_cores(100, 16) == 6  # see tests/test_factorize.py for the search itself  # floor(log2(100)); 16 has 4 prime factors
+    assert max_num_cores(100, 16) == 6  # floor(log2(100)); 16 has 4 prime factors
     assert max_num_cores(5, 1024) == 10  # 1024 = 2**10
     assert max_num_cores(1, 7) == 3  # three cores are always allowed
     with pytest.raises(ValueError, match=r"num_cores=24 is more than .* at most 6"):
