@@ -42,6 +42,7 @@ __all__ = [
     "load_checkpoint",
     "checkpoint_path",
     "check_resumable",
+    "checkpoint_to_resume",
     "validate_training_state",
 ]
 
@@ -236,3 +237,30 @@ def check_resumable(checkpoint: dict[str, Any], config: Any, world_size: int) ->
             "cannot resume: the checkpoint was made with different options: "
             + "; ".join(differences)
         )
+
+
+def checkpoint_to_resume(config: Any, world_size: int, verbose: bool) -> dict[str, Any] | None:
+    """The checkpoint to continue from, after every check; None to start from scratch.
+
+    Raises:
+        ValueError: a checkpoint exists but ``resume`` is off (it would be overwritten), or it
+            cannot be read, is malformed, or was made with other options.
+    """
+    if config.checkpoint_dir is None:
+        return None
+    path = checkpoint_path(config.checkpoint_dir)
+    if not config.resume:
+        if path.exists():
+            raise ValueError(
+                f"checkpoint {path} already exists; pass --resume to continue it, or choose "
+                "another --checkpoint-dir"
+            )
+        return None
+    if not path.exists() and not path.is_symlink():
+        if verbose:
+            print(f"no checkpoint at {path}: starting from scratch")
+        return None
+    checkpoint = load_checkpoint(path)
+    validate_training_state(checkpoint, path)
+    check_resumable(checkpoint, config, world_size)
+    return checkpoint

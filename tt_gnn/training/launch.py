@@ -1,7 +1,8 @@
 """Launching training: in this process, under ``torchrun``, or in ``nproc`` spawned processes.
 
 Example:
-    >>> from tt_gnn.training.config import TrainConfig
+    >>> from tt_gnn.training.checkpoint import checkpoint_to_resume
+from tt_gnn.training.config import TrainConfig
     >>> metrics = run(TrainConfig(epochs=1), nproc=1)         # doctest: +SKIP
 """
 
@@ -20,6 +21,7 @@ import torch.multiprocessing as multiprocessing
 
 from tt_gnn.checks import positive_int
 from tt_gnn.io import check_writable_file
+from tt_gnn.training.checkpoint import checkpoint_to_resume
 from tt_gnn.training.config import TrainConfig
 from tt_gnn.training.distributed import DistributedContext
 from tt_gnn.training.loop import train
@@ -43,22 +45,6 @@ def check_output_paths(config: TrainConfig) -> None:
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"--checkpoint-dir {str(folder)!r} exists and is not a directory")
         check_writable_file(folder / "checkpoint.pt", "--checkpoint-dir")
-
-
-def _check_resume_before_spawning(config: TrainConfig, nproc: int) -> None:
-    """Resume checks in the parent, so a bad checkpoint is one clear error, not N tracebacks."""
-    from tt_gnn.training.checkpoint import (
-        check_resumable,
-        checkpoint_path,
-        load_checkpoint,
-        validate_training_state,
-    )
-
-    path = checkpoint_path(config.checkpoint_dir)
-    if path.is_file():
-        checkpoint = load_checkpoint(path)
-        validate_training_state(checkpoint, path)
-        check_resumable(checkpoint, config, nproc)
 
 
 def _worker_error(error: Exception) -> Exception:
@@ -102,8 +88,8 @@ def run(config: TrainConfig, nproc: int = 1, devices: Sequence[int] = ()) -> dic
         with tempfile.TemporaryDirectory(prefix="tt-gnn-") as folder:
             if config.output_json is None:
                 config = dataclasses.replace(config, output_json=os.path.join(folder, "m.json"))
-            if config.resume and config.checkpoint_dir is not None:
-                _check_resume_before_spawning(config, nproc)
+            # Resume checks in the parent: a bad checkpoint is one error, not nproc tracebacks.
+            checkpoint_to_resume(config, nproc, verbose=False)
             try:
                 spawn(main_worker, config, nproc, devices)
             except multiprocessing.ProcessRaisedException as error:

@@ -41,16 +41,15 @@ from tt_gnn.io import write_json
 from tt_gnn.metrics import accuracy, correct_count
 from tt_gnn.training.checkpoint import (
     CHECKPOINT_FORMAT,
-    check_resumable,
     checkpoint_path,
-    load_checkpoint,
+    checkpoint_to_resume,
     save_checkpoint,
-    validate_training_state,
 )
 from tt_gnn.training.config import RESUME_KEYS, TrainConfig
 from tt_gnn.training.distributed import DistributedContext, all_reduce_sum, gather_rows
 from tt_gnn.training.optim import Optimizers
 from tt_gnn.training.pipeline import PreparedData, build_classifier, prepare_data, seed_everything
+from tt_gnn.training.report import format_record, print_summary
 
 __all__ = ["TrainResult", "TrainingDiverged", "train", "evaluate"]
 
@@ -141,35 +140,6 @@ class TrainingDiverged(ValueError):
     """The loss or a parameter became NaN or infinite; the run cannot mean anything."""
 
 
-def _checkpoint_to_resume(
-    config: TrainConfig, context: DistributedContext, verbose: bool
-) -> dict[str, Any] | None:
-    """The checkpoint to continue from, after every check; None to start from scratch.
-
-    Raises:
-        ValueError: a checkpoint exists but ``resume`` is off (it would be overwritten), or it
-            cannot be read, is malformed, or was made with other options.
-    """
-    if config.checkpoint_dir is None:
-        return None
-    path = checkpoint_path(config.checkpoint_dir)
-    if not config.resume:
-        if path.exists():
-            raise ValueError(
-                f"checkpoint {path} already exists; pass --resume to continue it, or choose "
-                "another --checkpoint-dir"
-            )
-        return None
-    if not path.exists() and not path.is_symlink():
-        if verbose:
-            print(f"no checkpoint at {path}: starting from scratch")
-        return None
-    checkpoint = load_checkpoint(path)
-    validate_training_state(checkpoint, path)
-    check_resumable(checkpoint, config, context.world_size)
-    return checkpoint
-
-
 def _check_splits(data: Any) -> None:
     """Refuse splits that make the run meaningless: no training, validation or test nodes."""
     for name in ("train_idx", "val_idx", "test_idx"):
@@ -255,7 +225,7 @@ def _train(
     progress = sys.stderr.isatty() if config.progress is None else config.progress
     progress = progress and context.is_main
     verbose = config.verbose and context.is_main
-    checkpoint = _checkpoint_to_resume(config, context, verbose)
+    checkpoint = checkpoint_to_resume(config, context.world_size, verbose)
     if checkpoint is not None and checkpoint.get("permutation") is not None:
         permutation = checkpoint["permutation"]
     prepared = prepare_data(config, dataset=dataset, permutation=permutation, context=context)
@@ -368,7 +338,7 @@ def _train(
         record["seconds"] = time.perf_counter() - epoch_started
         history.append(record)
         if verbose:
-            print(_format_record(record, config.epochs))
+            print(format_record(record, config.epochs))
         epoch += 1
         if config.checkpoint_dir is not None and context.is_main:
             save_checkpoint(
@@ -418,36 +388,7 @@ def _train(
         metrics["p_shapes"] = [int(p) for p in model.node_input.p_shapes]
         metrics["q_shapes"] = [int(q) for q in model.node_input.q_shapes]
     if verbose:
-        _print_summary(metrics)
+        print_summary(metrics)
     if config.output_json is not None and context.is_main:
         write_json(metrics, config.output_json)
     return TrainResult(metrics, model)
-
-
-def _format_record(record: dict[str, float], epochs: int) -> str:
-    parts = [f"epoch {int(record['epoch']):>3}/{epochs}", f"loss {record['loss']:.4f}",
-             f"train_acc {record['train_accuracy']:.4f}"]  # fmt: skip
-    for key, value in record.items():
-        if key.startswith(("val_", "test_")):
-            parts.append(f"{key.replace('accuracy', 'acc')} {value:.4f}")
-    parts.append(f"{record['seconds']:.1f}s")
-    return "  ".join(parts)
-
-
-def _print_summary(metrics: dict[str, Any]) -> None:
-    ratio = metrics["compression_ratio"]
-    lines = [
-        f"best epoch {metrics['best_epoch']} of {metrics['epochs']}: "
-        f"val accuracy {metrics['val_accuracy']:.4f}, test accuracy {metrics['test_accuracy']:.4f}",
-    ]
-    if metrics["metric"] != "accuracy":
-        name = metrics["metric"]
-        lines.append(
-            f"test {name} {metrics[f'test_{name}']:.4f} (val {metrics[f'val_{name}']:.4f})"
-        )
-    lines.append(
-        f"embedding parameters {metrics['embedding_parameters']:,}"
-        + (f", compression {ratio:.1f}x" if ratio is not None else "")
-        + f"; {metrics['seconds']:.1f}s"
-    )
-    print("\n".join(lines))
