@@ -617,13 +617,13 @@ def initialize_table(
       ``nn.Embedding``).
     - ``"ortho"``: Haar-random orthogonal columns, ``W^T W = gain^2 N I`` (rows when ``N <
       D``: ``W W^T = gain^2 D I``); entries of root-mean-square ``gain`` (default 1.0).
-    - ``"spectral"``: the ``dim`` bottom non-trivial eigenvectors of the (regularized)
-      normalized Laplacian of ``graph``, ascending, each scaled to norm ``std * sqrt(N)``, so
-      ``W^T W = std^2 N I`` and entries have root-mean-square ``std`` (default 1.0); options
-      as :func:`spectral_cores` (``regularization``, ``tol``, ``max_iterations``,
-      ``filter_degree``, ``solver_dtype``, ``max_memory_bytes``, ``report``). The TT
-      initializer decomposes exactly this table and then restores the root-mean-square
-      ``std`` that the truncation lost.
+    - ``"spectral"``: the ``dim`` bottom non-trivial eigenvectors of the normalized
+      Laplacian of ``graph``, ascending, each scaled to norm ``std * sqrt(N)``, so ``W^T W =
+      std^2 N I`` and entries have root-mean-square ``std`` (default 1.0); options as
+      :func:`spectral_cores` (``tol``, ``max_iterations``, ``filter_degree``,
+      ``solver_dtype``, ``max_memory_bytes``; ``report`` gets the solve's entries). The TT
+      initializer decomposes exactly this table, then restores the root-mean-square ``std``
+      that the truncation lost and balances its cores.
     - ``"dense"``: a copy of ``weight`` (option, ``(num_rows, dim)`` tensor or array).
 
     Args:
