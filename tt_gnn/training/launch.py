@@ -1,8 +1,7 @@
 """Launching training: in this process, under ``torchrun``, or in ``nproc`` spawned processes.
 
 Example:
-    >>> from tt_gnn.training.checkpoint import checkpoint_to_resume
-from tt_gnn.training.config import TrainConfig
+    >>> from tt_gnn.training.config import TrainConfig
     >>> metrics = run(TrainConfig(epochs=1), nproc=1)         # doctest: +SKIP
 """
 
