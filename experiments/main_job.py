@@ -272,11 +272,23 @@ def time_steps(args: argparse.Namespace, method: str) -> dict[str, Any]:
         "steps_per_second": 1.0 / step_seconds,
         "steps_per_epoch": steps_per_epoch,
         "epoch_seconds_estimate": steps_per_epoch * step_seconds,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_rss_bytes(),
         "peak_gpu_bytes": peak_gpu,
         "sampled_edges_per_step": statistics.median(sampled_edges) if sampled_edges else 0,
         "threads": torch.get_num_threads(),
     }
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory: ``VmHWM`` of ``/proc/self/status``.
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries that over ``fork`` + ``exec``, so a worker
+    started by a parent that had just generated the graph would report the parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def run_worker(args: argparse.Namespace) -> None:
