@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import torch
-from torch import nn
 
 from tt_gnn.checks import positive_int
 from tt_gnn.dgl._compat import dgl
 from tt_gnn.dgl.convert import to_dgl
-from tt_gnn.dgl.models import build_model
-from tt_gnn.gnn.backend import PreparedGraph
-from tt_gnn.gnn.classifier import NodeClassifier
+from tt_gnn.dgl.models import MODELS
+from tt_gnn.gnn.backend import BackendBase, PreparedGraph, prepare_graph
 from tt_gnn.gnn.sampler import check_fanouts
 from tt_gnn.graph import Graph
 
@@ -66,10 +65,11 @@ class DGLBatches:
             yield input_ids, output_ids, blocks
 
 
-class DGLBackend:
+class DGLBackend(BackendBase):
     """DGL's sampler and layers (CPU, or a device a DGL build supports)."""
 
     name = "dgl"
+    models = MODELS
 
     def available(self, device: torch.device | str) -> tuple[bool, str]:
         device = torch.device(device)
@@ -86,35 +86,8 @@ class DGLBackend:
     def prepare(
         self, graph: Graph, device: torch.device | str, *, self_loops: bool
     ) -> PreparedGraph:
-        if not isinstance(graph, Graph):
-            raise TypeError(f"graph must be a tt_gnn.graph.Graph, got {type(graph).__name__}")
-        device = torch.device(device)
-        if self_loops:
-            graph = graph.with_self_loops()
-        return PreparedGraph(graph.to(device), to_dgl(graph).to(device), device)
-
-    def build_model(
-        self,
-        name: str,
-        node_input: nn.Module,
-        input_dim: int,
-        hidden: int,
-        num_classes: int,
-        *,
-        num_layers: int,
-        heads: int,
-        dropout: float,
-    ) -> NodeClassifier:
-        return build_model(
-            name,
-            node_input,
-            input_dim,
-            hidden,
-            num_classes,
-            num_layers=num_layers,
-            heads=heads,
-            dropout=dropout,
-        )
+        prepared = prepare_graph(graph, device, self_loops=self_loops)
+        return replace(prepared, native=to_dgl(prepared.graph))
 
     def batches(
         self,
@@ -126,9 +99,6 @@ class DGLBackend:
         seed: int,
     ) -> DGLBatches:
         return DGLBatches(prepared.native, seeds, fanouts, batch_size, seed=seed)
-
-    def __repr__(self) -> str:
-        return "DGLBackend()"
 
 
 BACKEND = DGLBackend()

@@ -42,13 +42,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
 
-from tt_gnn.gnn.classifier import NodeClassifier
-from tt_gnn.gnn.models import build_model
+from tt_gnn.gnn.classifier import ModelFamily, NodeClassifier
+from tt_gnn.gnn.models import MODELS
 from tt_gnn.gnn.sampler import NeighborBatches
 from tt_gnn.graph import Graph
 
@@ -56,6 +56,7 @@ __all__ = [
     "PreparedGraph",
     "Batches",
     "GraphBackend",
+    "BackendBase",
     "TorchBackend",
     "BACKEND_NAMES",
     "graph_backends",
@@ -144,18 +145,19 @@ class GraphBackend(Protocol):
         sample (pass a new one every epoch). Everything yielded is on ``prepared.device``."""
 
 
-class TorchBackend:
-    """The torch-native backend: :mod:`tt_gnn.gnn` sampler and layers.
-
-    Example:
-        >>> TorchBackend().available("cpu")
-        (True, 'torch-native sampler and layers')
+class BackendBase:
+    """What the backends share: :meth:`build_model` from the class attribute ``models`` (a
+    :class:`~tt_gnn.gnn.classifier.ModelFamily`), and by default :meth:`prepare` with
+    :func:`prepare_graph` and :meth:`batches` from the torch-native
+    :class:`~tt_gnn.gnn.sampler.NeighborBatches`. A backend sets ``name`` and ``models``,
+    implements :meth:`available` and overrides what it does differently.
     """
 
-    name = "torch"
+    name: ClassVar[str]
+    models: ClassVar[ModelFamily]
 
     def available(self, device: torch.device | str) -> tuple[bool, str]:
-        return True, "torch-native sampler and layers"
+        raise NotImplementedError
 
     def prepare(
         self, graph: Graph, device: torch.device | str, *, self_loops: bool
@@ -174,7 +176,7 @@ class TorchBackend:
         heads: int,
         dropout: float,
     ) -> NodeClassifier:
-        return build_model(
+        return self.models.build(
             name,
             node_input,
             input_dim,
@@ -193,11 +195,26 @@ class TorchBackend:
         batch_size: int,
         *,
         seed: int,
-    ) -> NeighborBatches:
+    ) -> Batches:
         return NeighborBatches(prepared.native, seeds, fanouts, batch_size, seed=seed)
 
     def __repr__(self) -> str:
-        return "TorchBackend()"
+        return f"{type(self).__name__}()"
+
+
+class TorchBackend(BackendBase):
+    """The torch-native backend: :mod:`tt_gnn.gnn` sampler and layers.
+
+    Example:
+        >>> TorchBackend().available("cpu")
+        (True, 'torch-native sampler and layers')
+    """
+
+    name = "torch"
+    models = MODELS
+
+    def available(self, device: torch.device | str) -> tuple[bool, str]:
+        return True, "torch-native sampler and layers"
 
 
 def prepare_graph(graph: Graph, device: torch.device | str, *, self_loops: bool) -> PreparedGraph:
