@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 
 import torch
 
@@ -24,7 +23,7 @@ from tt_gnn.checks import positive_int
 from tt_gnn.dgl._compat import dgl
 from tt_gnn.dgl.convert import to_dgl
 from tt_gnn.dgl.models import MODELS
-from tt_gnn.gnn.backend import BackendBase, PreparedGraph, prepare_graph
+from tt_gnn.gnn.backend import GraphBackend
 from tt_gnn.gnn.sampler import check_fanouts
 from tt_gnn.graph import Graph
 
@@ -65,11 +64,12 @@ class DGLBatches:
             yield input_ids, output_ids, blocks
 
 
-class DGLBackend(BackendBase):
+class DGLBackend(GraphBackend):
     """DGL's sampler and layers (CPU, or a device a DGL build supports)."""
 
     name = "dgl"
     models = MODELS
+    batch_sampler = DGLBatches
 
     def available(self, device: torch.device | str) -> tuple[bool, str]:
         device = torch.device(device)
@@ -83,22 +83,8 @@ class DGLBackend(BackendBase):
             return False, f"DGL {dgl.__version__} cannot put a graph on {device}: {message}"
         return True, description
 
-    def prepare(
-        self, graph: Graph, device: torch.device | str, *, self_loops: bool
-    ) -> PreparedGraph:
-        prepared = prepare_graph(graph, device, self_loops=self_loops)
-        return replace(prepared, native=to_dgl(prepared.graph))
-
-    def batches(
-        self,
-        prepared: PreparedGraph,
-        seeds: torch.Tensor,
-        fanouts: Sequence[int],
-        batch_size: int,
-        *,
-        seed: int,
-    ) -> DGLBatches:
-        return DGLBatches(prepared.native, seeds, fanouts, batch_size, seed=seed)
+    def native_graph(self, graph: Graph) -> dgl.DGLGraph:
+        return to_dgl(graph)
 
 
 BACKEND = DGLBackend()

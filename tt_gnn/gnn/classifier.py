@@ -407,20 +407,11 @@ class ModelFamily:
         Raises:
             ValueError: an unknown ``name``, or a bad width, count or probability.
         """
+        architecture = (node_input, input_dim, hidden, num_classes)
         if name == "sage":
-            return self.sage(
-                node_input, input_dim, hidden, num_classes, num_layers=num_layers, dropout=dropout
-            )
+            return self.sage(*architecture, num_layers=num_layers, dropout=dropout)
         if name == "gat":
-            return self.gat(
-                node_input,
-                input_dim,
-                hidden,
-                num_classes,
-                num_layers=num_layers,
-                heads=heads,
-                dropout=dropout,
-            )
+            return self.gat(*architecture, num_layers=num_layers, heads=heads, dropout=dropout)
         raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
 
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import torch
 import torch_geometric
 
-from tt_gnn.gnn.backend import BackendBase
+from tt_gnn.gnn.backend import GraphBackend
 from tt_gnn.pyg.models import MODELS
 
 __all__ = ["PygBackend", "BACKEND"]
 
 
-class PygBackend(BackendBase):
+class PygBackend(GraphBackend):
     """Torch-native sampling, ``torch_geometric.nn`` layers; any device torch supports."""
 
     name = "pyg"
