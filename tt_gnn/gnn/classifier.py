@@ -90,18 +90,60 @@ class NodeFeatures(nn.Module):
         return f"NodeFeatures({self.num_embeddings}, {self.embedding_dim})"
 
 
+class LayerFactory:
+    """What a backend supplies to :class:`GraphSAGEBase` and :class:`GATBase`: its layers and
+    the block form they read.
+
+    Subclasses implement :meth:`sage` and :meth:`gat`; the defaults of :meth:`native_block`
+    (the :class:`~tt_gnn.gnn.blocks.Block` itself) and :meth:`convolve` (``layer(block, h)``)
+    suit layers that read a block and source features, as the torch-native and DGL ones do.
+
+    Example:
+        >>> LayerFactory().convolve(lambda block, h: h[: len(block)], [0, 1], torch.ones(3, 2))
+        tensor([[1., 1.],
+                [1., 1.]])
+    """
+
+    def sage(self, in_width: int, out_width: int) -> nn.Module:
+        """A mean-aggregator GraphSAGE convolution ``[num_src, in_width] -> [num_dst,
+        out_width]``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} makes no layers; use a backend's model classes"
+        )
+
+    def gat(
+        self, in_width: int, head_width: int, heads: int, attention_dropout: float
+    ) -> nn.Module:
+        """A GAT convolution ``[num_src, in_width] -> [num_dst, heads, head_width]`` (or the
+        heads concatenated, ``[num_dst, heads * head_width]``)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} makes no layers; use a backend's model classes"
+        )
+
+    def native_block(self, block: Block) -> Any:
+        """``block`` in the form the layers read (default: the :class:`Block` itself)."""
+        return block
+
+    def convolve(self, layer: nn.Module, block: Any, h: torch.Tensor) -> torch.Tensor:
+        """``layer`` on a native ``block`` with source inputs ``h`` -> destination outputs."""
+        return layer(block, h)
+
+
 class NodeClassifier(nn.Module):
     """A stack of graph convolutions on top of a node-input module.
 
-    Subclasses fill ``self.layers`` and implement :meth:`output_width` and
-    :meth:`apply_layer`; a backend whose layers read another block type overrides
-    :meth:`native_block`. Dropout is applied to the input of every layer.
+    Subclasses fill ``self.layers`` with layers of their class attribute ``layer_factory`` (a
+    :class:`LayerFactory`, which also says how a :class:`~tt_gnn.gnn.blocks.Block` becomes the
+    block the layers read and how a layer is called) and implement :meth:`output_width` and
+    :meth:`apply_layer`. Dropout is applied to the input of every layer.
 
     Args:
         node_input: module mapping node ids ``[B]`` to ``[B, input_dim]``.
         num_layers: number of graph convolutions (>= 1).
         dropout: dropout probability on every layer's input, in ``[0, 1)``.
     """
+
+    layer_factory: ClassVar[LayerFactory] = LayerFactory()
 
     def __init__(self, node_input: nn.Module, num_layers: int, dropout: float) -> None:
         super().__init__()
@@ -120,8 +162,13 @@ class NodeClassifier(nn.Module):
         raise NotImplementedError
 
     def native_block(self, block: Block) -> Any:
-        """``block`` in the form this model's layers read (default: the :class:`Block`)."""
-        return block
+        """``block`` in the form this model's layers read (``layer_factory.native_block``)."""
+        return self.layer_factory.native_block(block)
+
+    def convolve(self, index: int, block: Any, h: torch.Tensor) -> torch.Tensor:
+        """Layer ``index`` alone on a native ``block`` with source inputs ``h``
+        (``layer_factory.convolve``)."""
+        return self.layer_factory.convolve(self.layers[index], block, h)
 
     def forward(self, blocks: Sequence[Any], input_ids: torch.Tensor) -> torch.Tensor:
         """Logits of the destination nodes of ``blocks[-1]``.
@@ -228,47 +275,12 @@ class NodeClassifier(nn.Module):
         return previous if inverse is None else previous[inverse.to(previous.device)]
 
 
-class LayerFactory:
-    """What a backend supplies to :class:`GraphSAGEBase` and :class:`GATBase`: its layers and
-    the block form they read.
-
-    Subclasses implement :meth:`sage` and :meth:`gat`; the defaults of :meth:`native_block`
-    (the :class:`~tt_gnn.gnn.blocks.Block` itself) and :meth:`convolve` (``layer(block, h)``)
-    suit layers that read a block and source features, as the torch-native and DGL ones do.
-
-    Example:
-        >>> LayerFactory().convolve(lambda block, h: h[: len(block)], [0, 1], torch.ones(3, 2))
-        tensor([[1., 1.],
-                [1., 1.]])
-    """
-
-    def sage(self, in_width: int, out_width: int) -> nn.Module:
-        """A mean-aggregator GraphSAGE convolution ``[num_src, in_width] -> [num_dst,
-        out_width]``."""
-        raise NotImplementedError
-
-    def gat(
-        self, in_width: int, head_width: int, heads: int, attention_dropout: float
-    ) -> nn.Module:
-        """A GAT convolution ``[num_src, in_width] -> [num_dst, heads, head_width]`` (or the
-        heads concatenated, ``[num_dst, heads * head_width]``)."""
-        raise NotImplementedError
-
-    def native_block(self, block: Block) -> Any:
-        """``block`` in the form the layers read (default: the :class:`Block` itself)."""
-        return block
-
-    def convolve(self, layer: nn.Module, block: Any, h: torch.Tensor) -> torch.Tensor:
-        """``layer`` on a native ``block`` with source inputs ``h`` -> destination outputs."""
-        return layer(block, h)
-
-
 class GraphSAGEBase(NodeClassifier):
     """GraphSAGE architecture: ``num_layers`` mean-aggregator convolutions, ReLU between them.
 
     Widths: ``input_dim -> hidden -> ... -> hidden -> num_classes``. The layers come from the
     class attribute ``layer_factory`` (a :class:`LayerFactory`); a backend's ``GraphSAGE`` is a
-    subclass that sets it.
+    subclass that sets it (this class alone has no layers to build).
 
     Args:
         node_input: module mapping ids ``[B]`` to ``[B, input_dim]``.
@@ -282,8 +294,6 @@ class GraphSAGEBase(NodeClassifier):
         forward(blocks, input_ids): ``num_layers`` native blocks, ``input_ids`` ``[num_src of
         blocks[0]]``. Output: ``[num_dst of blocks[-1], num_classes]``.
     """
-
-    layer_factory: ClassVar[LayerFactory]
 
     def __init__(
         self,
@@ -307,11 +317,8 @@ class GraphSAGEBase(NodeClassifier):
     def output_width(self, index: int) -> int:
         return self.widths[index + 1]
 
-    def native_block(self, block: Block) -> Any:
-        return self.layer_factory.native_block(block)
-
     def apply_layer(self, index: int, block: Any, h: torch.Tensor) -> torch.Tensor:
-        h = self.layer_factory.convolve(self.layers[index], block, h)
+        h = self.convolve(index, block, h)
         return h if index == self.num_layers - 1 else self.activation(h)
 
 
@@ -331,8 +338,6 @@ class GATBase(NodeClassifier):
         heads: attention heads per layer (default 4).
         attention_dropout: on the attention coefficients (default 0).
     """
-
-    layer_factory: ClassVar[LayerFactory]
 
     def __init__(
         self,
@@ -365,11 +370,8 @@ class GATBase(NodeClassifier):
         width = self.head_widths[index]
         return width if index == self.num_layers - 1 else width * self.heads
 
-    def native_block(self, block: Block) -> Any:
-        return self.layer_factory.native_block(block)
-
     def apply_layer(self, index: int, block: Any, h: torch.Tensor) -> torch.Tensor:
-        h = self.layer_factory.convolve(self.layers[index], block, h)
+        h = self.convolve(index, block, h)
         h = h.view(h.shape[0], self.heads, self.head_widths[index])
         if index == self.num_layers - 1:
             return h.mean(dim=1)
