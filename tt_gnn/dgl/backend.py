@@ -18,14 +18,12 @@ import math
 from collections.abc import Iterator, Sequence
 
 import torch
-from torch import nn
 
 from tt_gnn.checks import positive_int
 from tt_gnn.dgl._compat import dgl
 from tt_gnn.dgl.convert import to_dgl
-from tt_gnn.dgl.models import build_model
-from tt_gnn.gnn.backend import PreparedGraph
-from tt_gnn.gnn.classifier import NodeClassifier
+from tt_gnn.dgl.models import MODELS
+from tt_gnn.gnn.backend import GraphBackend
 from tt_gnn.gnn.sampler import check_fanouts
 from tt_gnn.graph import Graph
 
@@ -66,10 +64,12 @@ class DGLBatches:
             yield input_ids, output_ids, blocks
 
 
-class DGLBackend:
+class DGLBackend(GraphBackend):
     """DGL's sampler and layers (CPU, or a device a DGL build supports)."""
 
     name = "dgl"
+    models = MODELS
+    batch_sampler = DGLBatches
 
     def available(self, device: torch.device | str) -> tuple[bool, str]:
         device = torch.device(device)
@@ -83,52 +83,8 @@ class DGLBackend:
             return False, f"DGL {dgl.__version__} cannot put a graph on {device}: {message}"
         return True, description
 
-    def prepare(
-        self, graph: Graph, device: torch.device | str, *, self_loops: bool
-    ) -> PreparedGraph:
-        if not isinstance(graph, Graph):
-            raise TypeError(f"graph must be a tt_gnn.graph.Graph, got {type(graph).__name__}")
-        device = torch.device(device)
-        if self_loops:
-            graph = graph.with_self_loops()
-        return PreparedGraph(graph.to(device), to_dgl(graph).to(device), device)
-
-    def build_model(
-        self,
-        name: str,
-        node_input: nn.Module,
-        input_dim: int,
-        hidden: int,
-        num_classes: int,
-        *,
-        num_layers: int,
-        heads: int,
-        dropout: float,
-    ) -> NodeClassifier:
-        return build_model(
-            name,
-            node_input,
-            input_dim,
-            hidden,
-            num_classes,
-            num_layers=num_layers,
-            heads=heads,
-            dropout=dropout,
-        )
-
-    def batches(
-        self,
-        prepared: PreparedGraph,
-        seeds: torch.Tensor,
-        fanouts: Sequence[int],
-        batch_size: int,
-        *,
-        seed: int,
-    ) -> DGLBatches:
-        return DGLBatches(prepared.native, seeds, fanouts, batch_size, seed=seed)
-
-    def __repr__(self) -> str:
-        return "DGLBackend()"
+    def native_graph(self, graph: Graph) -> dgl.DGLGraph:
+        return to_dgl(graph)
 
 
 BACKEND = DGLBackend()

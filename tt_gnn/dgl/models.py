@@ -22,15 +22,17 @@ from torch import nn
 
 from tt_gnn.dgl._compat import dgl
 from tt_gnn.gnn.blocks import Block
-from tt_gnn.gnn.classifier import (
-    MODEL_NAMES,
-    GATBase,
-    GraphSAGEBase,
-    NodeClassifier,
-    make_classifier,
-)
+from tt_gnn.gnn.classifier import MODEL_NAMES, GATBase, GraphSAGEBase, LayerFactory, ModelFamily
 
-__all__ = ["GraphSAGE", "GAT", "build_model", "to_dgl_block", "MODEL_NAMES"]
+__all__ = [
+    "DGLLayers",
+    "GraphSAGE",
+    "GAT",
+    "MODELS",
+    "build_model",
+    "to_dgl_block",
+    "MODEL_NAMES",
+]
 
 
 def to_dgl_block(block: Block) -> dgl.DGLGraph:
@@ -57,17 +59,36 @@ def to_dgl_block(block: Block) -> dgl.DGLGraph:
     return converted
 
 
-class GraphSAGE(GraphSAGEBase):
-    """GraphSAGE (``dgl.nn.SAGEConv``) on an embedding/feature input.
+class DGLLayers(LayerFactory):
+    """``dgl.nn.SAGEConv`` (mean) and ``dgl.nn.GATConv`` (``allow_zero_in_degree=True``), reading
+    DGL blocks (:func:`to_dgl_block`).
 
-    Args:
-        node_input: module mapping ids ``[B]`` to ``[B, input_dim]``.
-        input_dim: width of ``node_input``'s output.
-        hidden: width of every hidden layer.
-        num_classes: output width.
-        num_layers: convolutions (default 2).
-        dropout: on every layer's input (default 0.5).
-        aggregator: ``"mean"`` (default), ``"gcn"``, ``"pool"`` or ``"lstm"``.
+    Example:
+        >>> DGLLayers().sage(8, 4)
+        SAGEConv(
+          (feat_drop): Dropout(p=0.0, inplace=False)
+          (fc_neigh): Linear(in_features=8, out_features=4, bias=False)
+          (fc_self): Linear(in_features=8, out_features=4, bias=True)
+        )
+    """
+
+    def sage(self, in_width: int, out_width: int) -> nn.Module:
+        return dgl.nn.SAGEConv(in_width, out_width, "mean")
+
+    def gat(
+        self, in_width: int, head_width: int, heads: int, attention_dropout: float
+    ) -> nn.Module:
+        return dgl.nn.GATConv(
+            in_width, head_width, heads, attn_drop=attention_dropout, allow_zero_in_degree=True
+        )
+
+    def native_block(self, block: Block) -> dgl.DGLGraph:
+        return to_dgl_block(block)
+
+
+class GraphSAGE(GraphSAGEBase):
+    """GraphSAGE (``dgl.nn.SAGEConv``, mean) on an embedding/feature input; arguments and
+    shapes as :class:`~tt_gnn.gnn.classifier.GraphSAGEBase`.
 
     Example:
         >>> model = GraphSAGE(torch.nn.Embedding(10, 8), 8, 16, 3, num_layers=2)
@@ -75,37 +96,12 @@ class GraphSAGE(GraphSAGEBase):
         ['SAGEConv', 'SAGEConv']
     """
 
-    def __init__(
-        self,
-        node_input: nn.Module,
-        input_dim: int,
-        hidden: int,
-        num_classes: int,
-        *,
-        num_layers: int = 2,
-        dropout: float = 0.5,
-        aggregator: str = "mean",
-    ) -> None:
-        super().__init__(
-            node_input, input_dim, hidden, num_classes, num_layers=num_layers, dropout=dropout
-        )
-        for in_width, out_width in zip(self.widths[:-1], self.widths[1:]):
-            self.layers.append(dgl.nn.SAGEConv(in_width, out_width, aggregator))
-
-    def native_block(self, block: Block) -> dgl.DGLGraph:
-        return to_dgl_block(block)
-
-    def convolve(self, index: int, block: dgl.DGLGraph, h: torch.Tensor) -> torch.Tensor:
-        return self.layers[index](block, h)
+    layer_factory = DGLLayers()
 
 
 class GAT(GATBase):
-    """GAT (``dgl.nn.GATConv``, ``allow_zero_in_degree=True``) on an embedding/feature input.
-
-    Hidden layers have ``heads`` heads of width ``hidden`` each (concatenated, so the next
-    layer reads ``hidden * heads``); the output layer has ``heads`` heads of width
-    ``num_classes``, averaged. Nodes without in-edges in a block get a zero message sum, so
-    give the graph self-loops (the trainer does).
+    """GAT (``dgl.nn.GATConv``, ``allow_zero_in_degree=True``) on an embedding/feature input;
+    arguments and shapes as :class:`~tt_gnn.gnn.classifier.GATBase`.
 
     Example:
         >>> model = GAT(torch.nn.Embedding(10, 8), 8, 4, 3, heads=2, num_layers=2)
@@ -113,72 +109,11 @@ class GAT(GATBase):
         (8, 8)
     """
 
-    def __init__(
-        self,
-        node_input: nn.Module,
-        input_dim: int,
-        hidden: int,
-        num_classes: int,
-        *,
-        num_layers: int = 2,
-        heads: int = 4,
-        dropout: float = 0.5,
-        attention_dropout: float = 0.0,
-    ) -> None:
-        super().__init__(
-            node_input,
-            input_dim,
-            hidden,
-            num_classes,
-            num_layers=num_layers,
-            heads=heads,
-            dropout=dropout,
-            attention_dropout=attention_dropout,
-        )
-        for in_width, head_width in zip(self.input_widths, self.head_widths):
-            self.layers.append(
-                dgl.nn.GATConv(
-                    in_width,
-                    head_width,
-                    self.heads,
-                    attn_drop=self.attention_dropout,
-                    allow_zero_in_degree=True,
-                )
-            )
-
-    def native_block(self, block: Block) -> dgl.DGLGraph:
-        return to_dgl_block(block)
-
-    def convolve(self, index: int, block: dgl.DGLGraph, h: torch.Tensor) -> torch.Tensor:
-        return self.layers[index](block, h)
+    layer_factory = DGLLayers()
 
 
-def build_model(
-    model: str,
-    node_input: nn.Module,
-    input_dim: int,
-    hidden: int,
-    num_classes: int,
-    *,
-    num_layers: int = 2,
-    heads: int = 4,
-    dropout: float = 0.5,
-) -> NodeClassifier:
-    """Build ``"sage"`` (:class:`GraphSAGE`) or ``"gat"`` (:class:`GAT`) by name.
+MODELS = ModelFamily(GraphSAGE, GAT)
 
-    Example:
-        >>> build_model("gat", torch.nn.Embedding(10, 8), 8, 4, 3, heads=2).heads
-        2
-    """
-    return make_classifier(
-        model,
-        GraphSAGE,
-        GAT,
-        node_input,
-        input_dim,
-        hidden,
-        num_classes,
-        num_layers=num_layers,
-        heads=heads,
-        dropout=dropout,
-    )
+build_model = MODELS.build
+"""Build ``"sage"`` (:class:`GraphSAGE`) or ``"gat"`` (:class:`GAT`) by name (see
+:meth:`~tt_gnn.gnn.classifier.ModelFamily.build`)."""

@@ -8,7 +8,8 @@ Imports neither DGL nor PyG; runs wherever torch runs (CPU or CUDA).
 - :mod:`tt_gnn.gnn.layers`: ``SAGEConv`` (mean) and ``GATConv`` in plain torch, with DGL's
   parameter names and the translations to PyG's;
 - :mod:`tt_gnn.gnn.classifier`: the backend-independent :class:`NodeClassifier` (sampled
-  forward, layer-wise inference) and :class:`NodeFeatures`;
+  forward, layer-wise inference), the GraphSAGE and GAT architectures built from the
+  ``LayerFactory`` a backend supplies, and :class:`NodeFeatures`;
 - :mod:`tt_gnn.gnn.models`: the torch-native ``GraphSAGE`` and ``GAT``;
 - :mod:`tt_gnn.gnn.backend`: the :class:`GraphBackend` interface the trainer uses and the
   ``"torch"``/``"dgl"``/``"pyg"``/``"auto"`` registry.

@@ -40,15 +40,15 @@ Example:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
 
-from tt_gnn.gnn.classifier import NodeClassifier
-from tt_gnn.gnn.models import build_model
+from tt_gnn.gnn.classifier import ModelFamily, NodeClassifier
+from tt_gnn.gnn.models import MODELS
 from tt_gnn.gnn.sampler import NeighborBatches
 from tt_gnn.graph import Graph
 
@@ -97,24 +97,54 @@ class Batches(Protocol):
     def __iter__(self) -> Any: ...
 
 
-class GraphBackend(Protocol):
-    """What the trainer needs from a GNN framework.
+class GraphBackend:
+    """What the trainer needs from a GNN framework, and what the backends share.
+
+    A backend subclasses this, sets ``name`` and ``models``, implements :meth:`available`,
+    and overrides the hooks where it differs: :meth:`native_graph` (what it samples from;
+    default the :class:`~tt_gnn.graph.Graph` itself) and ``batch_sampler`` (default the
+    torch-native :class:`~tt_gnn.gnn.sampler.NeighborBatches`).
 
     Attributes:
         name: ``"torch"``, ``"dgl"`` or ``"pyg"``.
+        models: the backend's :class:`~tt_gnn.gnn.classifier.ModelFamily`.
+        batch_sampler: ``batch_sampler(native, seeds, fanouts, batch_size, seed=seed)`` ->
+            :class:`Batches`.
     """
 
-    name: str
+    name: ClassVar[str]
+    models: ClassVar[ModelFamily]
+    batch_sampler: ClassVar[Callable[..., Batches]] = NeighborBatches
 
     def available(self, device: torch.device | str) -> tuple[bool, str]:
         """``(True, description)`` when this backend can train on ``device``, else
         ``(False, reason)``."""
+        raise NotImplementedError
+
+    def native_graph(self, graph: Graph) -> Any:
+        """What :meth:`batches` samples from, made from ``graph`` (already on the device and
+        with its self-loops); default: ``graph`` itself."""
+        return graph
 
     def prepare(
         self, graph: Graph, device: torch.device | str, *, self_loops: bool
     ) -> PreparedGraph:
         """``graph`` on ``device`` in the backend's form; ``self_loops=True`` gives every node
-        exactly one self-loop (GAT)."""
+        exactly one self-loop (GAT).
+
+        Example:
+            >>> graph = Graph.from_edges([0, 0], [0, 1])
+            >>> prepared = TorchBackend().prepare(graph, "cpu", self_loops=True)
+            >>> prepared.graph, prepared.native is prepared.graph
+            (Graph(num_nodes=2, num_edges=3), True)
+        """
+        if not isinstance(graph, Graph):
+            raise TypeError(f"graph must be a tt_gnn.graph.Graph, got {type(graph).__name__}")
+        device = torch.device(device)
+        if self_loops:
+            graph = graph.with_self_loops()
+        graph = graph.to(device)
+        return PreparedGraph(graph, self.native_graph(graph), device)
 
     def build_model(
         self,
@@ -128,7 +158,11 @@ class GraphBackend(Protocol):
         heads: int,
         dropout: float,
     ) -> NodeClassifier:
-        """``"sage"`` or ``"gat"`` with this backend's layers, on CPU (move it with ``.to``)."""
+        """``"sage"`` or ``"gat"`` with this backend's layers, on CPU (move it with ``.to``);
+        see :meth:`~tt_gnn.gnn.classifier.ModelFamily.build`."""
+        architecture = (node_input, input_dim, hidden, num_classes)
+        options = {"num_layers": num_layers, "heads": heads, "dropout": dropout}
+        return self.models.build(name, *architecture, **options)
 
     def batches(
         self,
@@ -142,9 +176,13 @@ class GraphBackend(Protocol):
         """Sampled mini-batches over ``seeds`` in the given order (the caller shuffles and
         shards them), ``fanouts`` first layer first (-1: all neighbours); ``seed`` fixes the
         sample (pass a new one every epoch). Everything yielded is on ``prepared.device``."""
+        return self.batch_sampler(prepared.native, seeds, fanouts, batch_size, seed=seed)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
 
-class TorchBackend:
+class TorchBackend(GraphBackend):
     """The torch-native backend: :mod:`tt_gnn.gnn` sampler and layers.
 
     Example:
@@ -153,68 +191,10 @@ class TorchBackend:
     """
 
     name = "torch"
+    models = MODELS
 
     def available(self, device: torch.device | str) -> tuple[bool, str]:
         return True, "torch-native sampler and layers"
-
-    def prepare(
-        self, graph: Graph, device: torch.device | str, *, self_loops: bool
-    ) -> PreparedGraph:
-        return prepare_graph(graph, device, self_loops=self_loops)
-
-    def build_model(
-        self,
-        name: str,
-        node_input: nn.Module,
-        input_dim: int,
-        hidden: int,
-        num_classes: int,
-        *,
-        num_layers: int,
-        heads: int,
-        dropout: float,
-    ) -> NodeClassifier:
-        return build_model(
-            name,
-            node_input,
-            input_dim,
-            hidden,
-            num_classes,
-            num_layers=num_layers,
-            heads=heads,
-            dropout=dropout,
-        )
-
-    def batches(
-        self,
-        prepared: PreparedGraph,
-        seeds: torch.Tensor,
-        fanouts: Sequence[int],
-        batch_size: int,
-        *,
-        seed: int,
-    ) -> NeighborBatches:
-        return NeighborBatches(prepared.native, seeds, fanouts, batch_size, seed=seed)
-
-    def __repr__(self) -> str:
-        return "TorchBackend()"
-
-
-def prepare_graph(graph: Graph, device: torch.device | str, *, self_loops: bool) -> PreparedGraph:
-    """``graph`` (with one self-loop per node when ``self_loops``) on ``device``, sampled
-    from as is (the torch and PyG backends).
-
-    Example:
-        >>> prepare_graph(Graph.from_edges([0, 0], [0, 1]), "cpu", self_loops=True).graph
-        Graph(num_nodes=2, num_edges=3)
-    """
-    if not isinstance(graph, Graph):
-        raise TypeError(f"graph must be a tt_gnn.graph.Graph, got {type(graph).__name__}")
-    device = torch.device(device)
-    if self_loops:
-        graph = graph.with_self_loops()
-    graph = graph.to(device)
-    return PreparedGraph(graph, graph, device)
 
 
 BACKEND = TorchBackend()

@@ -8,9 +8,11 @@ destination nodes, so that at most one layer's output (``N x width``) exists at 
 embedding table is never materialized.
 
 :class:`GraphSAGEBase` and :class:`GATBase` hold the architecture (widths, dropout, activations,
-head handling); a backend (:mod:`tt_gnn.gnn.models`, :mod:`tt_gnn.dgl.models`,
-:mod:`tt_gnn.pyg.models`) subclasses them with its own convolution layers and says how a
-:class:`~tt_gnn.gnn.blocks.Block` becomes the block its layers read (:meth:`native_block`).
+head handling, layer construction); a backend (:mod:`tt_gnn.gnn.models`, :mod:`tt_gnn.dgl.models`,
+:mod:`tt_gnn.pyg.models`) supplies only a :class:`LayerFactory`: how to make its convolution
+layers, how a :class:`~tt_gnn.gnn.blocks.Block` becomes the block they read, and how to call
+them. Its ``GraphSAGE``/``GAT`` are subclasses that set ``layer_factory``, and its
+``build_model`` is :meth:`ModelFamily.build` of those two.
 
 Example:
     >>> from tt_gnn.gnn.models import build_model
@@ -25,7 +27,8 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -39,9 +42,10 @@ __all__ = [
     "MODEL_NAMES",
     "NodeFeatures",
     "NodeClassifier",
+    "LayerFactory",
     "GraphSAGEBase",
     "GATBase",
-    "make_classifier",
+    "ModelFamily",
     "shard_bounds",
 ]
 
@@ -86,18 +90,60 @@ class NodeFeatures(nn.Module):
         return f"NodeFeatures({self.num_embeddings}, {self.embedding_dim})"
 
 
+class LayerFactory:
+    """What a backend supplies to :class:`GraphSAGEBase` and :class:`GATBase`: its layers and
+    the block form they read.
+
+    Subclasses implement :meth:`sage` and :meth:`gat`; the defaults of :meth:`native_block`
+    (the :class:`~tt_gnn.gnn.blocks.Block` itself) and :meth:`convolve` (``layer(block, h)``)
+    suit layers that read a block and source features, as the torch-native and DGL ones do.
+
+    Example:
+        >>> LayerFactory().convolve(lambda block, h: h[: len(block)], [0, 1], torch.ones(3, 2))
+        tensor([[1., 1.],
+                [1., 1.]])
+    """
+
+    def sage(self, in_width: int, out_width: int) -> nn.Module:
+        """A mean-aggregator GraphSAGE convolution ``[num_src, in_width] -> [num_dst,
+        out_width]``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} makes no layers; use a backend's model classes"
+        )
+
+    def gat(
+        self, in_width: int, head_width: int, heads: int, attention_dropout: float
+    ) -> nn.Module:
+        """A GAT convolution ``[num_src, in_width] -> [num_dst, heads, head_width]`` (or the
+        heads concatenated, ``[num_dst, heads * head_width]``)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} makes no layers; use a backend's model classes"
+        )
+
+    def native_block(self, block: Block) -> Any:
+        """``block`` in the form the layers read (default: the :class:`Block` itself)."""
+        return block
+
+    def convolve(self, layer: nn.Module, block: Any, h: torch.Tensor) -> torch.Tensor:
+        """``layer`` on a native ``block`` with source inputs ``h`` -> destination outputs."""
+        return layer(block, h)
+
+
 class NodeClassifier(nn.Module):
     """A stack of graph convolutions on top of a node-input module.
 
-    Subclasses fill ``self.layers`` and implement :meth:`output_width` and
-    :meth:`apply_layer`; a backend whose layers read another block type overrides
-    :meth:`native_block`. Dropout is applied to the input of every layer.
+    Subclasses fill ``self.layers`` with layers of their class attribute ``layer_factory`` (a
+    :class:`LayerFactory`, which also says how a :class:`~tt_gnn.gnn.blocks.Block` becomes the
+    block the layers read and how a layer is called) and implement :meth:`output_width` and
+    :meth:`apply_layer`. Dropout is applied to the input of every layer.
 
     Args:
         node_input: module mapping node ids ``[B]`` to ``[B, input_dim]``.
         num_layers: number of graph convolutions (>= 1).
         dropout: dropout probability on every layer's input, in ``[0, 1)``.
     """
+
+    layer_factory: ClassVar[LayerFactory] = LayerFactory()
 
     def __init__(self, node_input: nn.Module, num_layers: int, dropout: float) -> None:
         super().__init__()
@@ -116,8 +162,13 @@ class NodeClassifier(nn.Module):
         raise NotImplementedError
 
     def native_block(self, block: Block) -> Any:
-        """``block`` in the form this model's layers read (default: the :class:`Block`)."""
-        return block
+        """``block`` in the form this model's layers read (``layer_factory.native_block``)."""
+        return self.layer_factory.native_block(block)
+
+    def convolve(self, index: int, block: Any, h: torch.Tensor) -> torch.Tensor:
+        """Layer ``index`` alone on a native ``block`` with source inputs ``h``
+        (``layer_factory.convolve``)."""
+        return self.layer_factory.convolve(self.layers[index], block, h)
 
     def forward(self, blocks: Sequence[Any], input_ids: torch.Tensor) -> torch.Tensor:
         """Logits of the destination nodes of ``blocks[-1]``.
@@ -225,11 +276,23 @@ class NodeClassifier(nn.Module):
 
 
 class GraphSAGEBase(NodeClassifier):
-    """GraphSAGE architecture: ``num_layers`` convolutions, ReLU between them.
+    """GraphSAGE architecture: ``num_layers`` mean-aggregator convolutions, ReLU between them.
 
-    Widths: ``input_dim -> hidden -> ... -> hidden -> num_classes``. Subclasses append one
-    layer per entry of ``zip(self.widths[:-1], self.widths[1:])`` and implement
-    :meth:`convolve`.
+    Widths: ``input_dim -> hidden -> ... -> hidden -> num_classes``. The layers come from the
+    class attribute ``layer_factory`` (a :class:`LayerFactory`); a backend's ``GraphSAGE`` is a
+    subclass that sets it (this class alone has no layers to build).
+
+    Args:
+        node_input: module mapping ids ``[B]`` to ``[B, input_dim]``.
+        input_dim: width of ``node_input``'s output.
+        hidden: width of every hidden layer.
+        num_classes: output width.
+        num_layers: convolutions (default 2).
+        dropout: on every layer's input (default 0.5).
+
+    Shapes:
+        forward(blocks, input_ids): ``num_layers`` native blocks, ``input_ids`` ``[num_src of
+        blocks[0]]``. Output: ``[num_dst of blocks[-1], num_classes]``.
     """
 
     def __init__(
@@ -248,13 +311,11 @@ class GraphSAGEBase(NodeClassifier):
         num_classes = positive_int(num_classes, "num_classes")
         self.widths = [input_dim] + [hidden] * (self.num_layers - 1) + [num_classes]
         self.activation = nn.ReLU()
+        for in_width, out_width in zip(self.widths[:-1], self.widths[1:]):
+            self.layers.append(self.layer_factory.sage(in_width, out_width))
 
     def output_width(self, index: int) -> int:
         return self.widths[index + 1]
-
-    def convolve(self, index: int, block: Any, h: torch.Tensor) -> torch.Tensor:
-        """Layer ``index``'s convolution: ``[num_src, in] -> [num_dst, out]``."""
-        raise NotImplementedError
 
     def apply_layer(self, index: int, block: Any, h: torch.Tensor) -> torch.Tensor:
         h = self.convolve(index, block, h)
@@ -267,7 +328,15 @@ class GATBase(NodeClassifier):
     Hidden layers have ``heads`` heads of width ``hidden`` each, concatenated (the next layer
     reads ``hidden * heads``); the output layer has ``heads`` heads of width ``num_classes``,
     averaged. Layer ``i`` reads ``self.input_widths[i]`` and has heads of width
-    ``self.head_widths[i]``; subclasses append the layers and implement :meth:`convolve`.
+    ``self.head_widths[i]``. Nodes without in-edges in a block get a zero message sum, so give
+    the graph self-loops (the trainer does). The layers come from the class attribute
+    ``layer_factory``, as for :class:`GraphSAGEBase`.
+
+    Args:
+        node_input, input_dim, hidden, num_classes, num_layers, dropout: as
+            :class:`GraphSAGEBase`.
+        heads: attention heads per layer (default 4).
+        attention_dropout: on the attention coefficients (default 0).
     """
 
     def __init__(
@@ -292,52 +361,60 @@ class GATBase(NodeClassifier):
         self.input_widths = [input_dim] + [hidden * self.heads] * (layers - 1)
         self.head_widths = [hidden] * (layers - 1) + [num_classes]
         self.activation = nn.ELU()
+        for in_width, head_width in zip(self.input_widths, self.head_widths):
+            self.layers.append(
+                self.layer_factory.gat(in_width, head_width, self.heads, self.attention_dropout)
+            )
 
     def output_width(self, index: int) -> int:
         width = self.head_widths[index]
         return width if index == self.num_layers - 1 else width * self.heads
 
-    def convolve(self, index: int, block: Any, h: torch.Tensor) -> torch.Tensor:
-        """Layer ``index``'s convolution: ``[num_src, in] -> [num_dst, heads, width]``."""
-        raise NotImplementedError
-
     def apply_layer(self, index: int, block: Any, h: torch.Tensor) -> torch.Tensor:
         h = self.convolve(index, block, h)
+        h = h.view(h.shape[0], self.heads, self.head_widths[index])
         if index == self.num_layers - 1:
             return h.mean(dim=1)
         return self.activation(h.flatten(1))
 
 
-def make_classifier(
-    name: str,
-    sage_class: type[GraphSAGEBase],
-    gat_class: type[GATBase],
-    node_input: nn.Module,
-    input_dim: int,
-    hidden: int,
-    num_classes: int,
-    *,
-    num_layers: int = 2,
-    heads: int = 4,
-    dropout: float = 0.5,
-) -> NodeClassifier:
-    """``sage_class(...)`` for ``name="sage"``, ``gat_class(...)`` for ``"gat"`` (the
-    backends' ``build_model``)."""
-    if name == "sage":
-        return sage_class(
-            node_input, input_dim, hidden, num_classes, num_layers=num_layers, dropout=dropout
-        )
-    if name == "gat":
-        return gat_class(
-            node_input,
-            input_dim,
-            hidden,
-            num_classes,
-            num_layers=num_layers,
-            heads=heads,
-            dropout=dropout,
-        )
-    raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
+@dataclass(frozen=True)
+class ModelFamily:
+    """One backend's GraphSAGE and GAT classes, built by name with :meth:`build`.
+
+    Example:
+        >>> from tt_gnn.gnn.models import GAT, GraphSAGE
+        >>> ModelFamily(GraphSAGE, GAT).build("sage", torch.nn.Embedding(10, 8), 8, 4, 3).widths
+        [8, 4, 3]
+    """
+
+    sage: type[GraphSAGEBase]
+    gat: type[GATBase]
+
+    def build(
+        self,
+        name: str,
+        node_input: nn.Module,
+        input_dim: int,
+        hidden: int,
+        num_classes: int,
+        *,
+        num_layers: int = 2,
+        heads: int = 4,
+        dropout: float = 0.5,
+    ) -> NodeClassifier:
+        """Build ``"sage"`` (``self.sage``) or ``"gat"`` (``self.gat``) by name; ``heads`` is
+        used by GAT only.
+
+        Raises:
+            ValueError: an unknown ``name``, or a bad width, count or probability.
+        """
+        architecture = (node_input, input_dim, hidden, num_classes)
+        if name == "sage":
+            return self.sage(*architecture, num_layers=num_layers, dropout=dropout)
+        if name == "gat":
+            return self.gat(*architecture, num_layers=num_layers, heads=heads, dropout=dropout)
+        raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
 
 
 def shard_bounds(total: int, rank: int, world_size: int) -> tuple[int, int]:

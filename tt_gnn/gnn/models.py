@@ -2,7 +2,8 @@
 
 Same architecture, hyper-parameters, parameter names and initialization as the DGL models of
 :mod:`tt_gnn.dgl.models`: with the same seed both build identical weights, and a state dict
-loads into either.
+loads into either. The architecture is :class:`~tt_gnn.gnn.classifier.GraphSAGEBase` /
+:class:`~tt_gnn.gnn.classifier.GATBase`; this module supplies only :class:`TorchLayers`.
 
 Example:
     >>> model = build_model("gat", torch.nn.Embedding(10, 8), 8, 4, 3, heads=2)
@@ -13,36 +14,35 @@ Example:
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from tt_gnn.gnn.blocks import Block
-from tt_gnn.gnn.classifier import (
-    MODEL_NAMES,
-    GATBase,
-    GraphSAGEBase,
-    NodeClassifier,
-    make_classifier,
-)
+from tt_gnn.gnn.classifier import MODEL_NAMES, GATBase, GraphSAGEBase, LayerFactory, ModelFamily
 from tt_gnn.gnn.layers import GATConv, SAGEConv
 
-__all__ = ["GraphSAGE", "GAT", "build_model", "MODEL_NAMES"]
+__all__ = ["TorchLayers", "GraphSAGE", "GAT", "MODELS", "build_model", "MODEL_NAMES"]
+
+
+class TorchLayers(LayerFactory):
+    """The plain-torch :class:`~tt_gnn.gnn.layers.SAGEConv` and
+    :class:`~tt_gnn.gnn.layers.GATConv`, reading :class:`~tt_gnn.gnn.blocks.Block` as is.
+
+    Example:
+        >>> TorchLayers().gat(8, 4, 2, 0.0).fc.out_features
+        8
+    """
+
+    def sage(self, in_width: int, out_width: int) -> torch.nn.Module:
+        return SAGEConv(in_width, out_width)
+
+    def gat(
+        self, in_width: int, head_width: int, heads: int, attention_dropout: float
+    ) -> torch.nn.Module:
+        return GATConv(in_width, head_width, heads, attention_dropout=attention_dropout)
 
 
 class GraphSAGE(GraphSAGEBase):
     """GraphSAGE (mean aggregator, :class:`~tt_gnn.gnn.layers.SAGEConv`) on an
-    embedding/feature input.
-
-    Args:
-        node_input: module mapping ids ``[B]`` to ``[B, input_dim]``.
-        input_dim: width of ``node_input``'s output.
-        hidden: width of every hidden layer.
-        num_classes: output width.
-        num_layers: convolutions (default 2).
-        dropout: on every layer's input (default 0.5).
-
-    Shapes:
-        forward(blocks, input_ids): ``num_layers`` blocks, ``input_ids`` ``[num_src of
-        blocks[0]]``. Output: ``[num_dst of blocks[-1], num_classes]``.
+    embedding/feature input; arguments and shapes as
+    :class:`~tt_gnn.gnn.classifier.GraphSAGEBase`.
 
     Example:
         >>> model = GraphSAGE(torch.nn.Embedding(10, 8), 8, 16, 3, num_layers=2)
@@ -53,39 +53,12 @@ class GraphSAGE(GraphSAGEBase):
         )
     """
 
-    def __init__(
-        self,
-        node_input: nn.Module,
-        input_dim: int,
-        hidden: int,
-        num_classes: int,
-        *,
-        num_layers: int = 2,
-        dropout: float = 0.5,
-    ) -> None:
-        super().__init__(
-            node_input, input_dim, hidden, num_classes, num_layers=num_layers, dropout=dropout
-        )
-        for in_width, out_width in zip(self.widths[:-1], self.widths[1:]):
-            self.layers.append(SAGEConv(in_width, out_width))
-
-    def convolve(self, index: int, block: Block, h: torch.Tensor) -> torch.Tensor:
-        return self.layers[index](block, h)
+    layer_factory = TorchLayers()
 
 
 class GAT(GATBase):
-    """GAT (:class:`~tt_gnn.gnn.layers.GATConv`) on an embedding/feature input.
-
-    Hidden layers have ``heads`` heads of width ``hidden`` each (concatenated, so the next
-    layer reads ``hidden * heads``); the output layer has ``heads`` heads of width
-    ``num_classes``, averaged; ELU between layers. Nodes without in-edges in a block get a
-    zero message sum, so give the graph self-loops (the trainer does).
-
-    Args:
-        node_input, input_dim, hidden, num_classes, num_layers, dropout: as
-            :class:`GraphSAGE`.
-        heads: attention heads per layer (default 4).
-        attention_dropout: on the attention coefficients (default 0).
+    """GAT (:class:`~tt_gnn.gnn.layers.GATConv`) on an embedding/feature input; arguments and
+    shapes as :class:`~tt_gnn.gnn.classifier.GATBase`.
 
     Example:
         >>> model = GAT(torch.nn.Embedding(10, 8), 8, 4, 3, heads=2, num_layers=2)
@@ -93,63 +66,11 @@ class GAT(GATBase):
         (8, 8)
     """
 
-    def __init__(
-        self,
-        node_input: nn.Module,
-        input_dim: int,
-        hidden: int,
-        num_classes: int,
-        *,
-        num_layers: int = 2,
-        heads: int = 4,
-        dropout: float = 0.5,
-        attention_dropout: float = 0.0,
-    ) -> None:
-        super().__init__(
-            node_input,
-            input_dim,
-            hidden,
-            num_classes,
-            num_layers=num_layers,
-            heads=heads,
-            dropout=dropout,
-            attention_dropout=attention_dropout,
-        )
-        for in_width, head_width in zip(self.input_widths, self.head_widths):
-            self.layers.append(
-                GATConv(in_width, head_width, self.heads, attention_dropout=self.attention_dropout)
-            )
-
-    def convolve(self, index: int, block: Block, h: torch.Tensor) -> torch.Tensor:
-        return self.layers[index](block, h)
+    layer_factory = TorchLayers()
 
 
-def build_model(
-    model: str,
-    node_input: nn.Module,
-    input_dim: int,
-    hidden: int,
-    num_classes: int,
-    *,
-    num_layers: int = 2,
-    heads: int = 4,
-    dropout: float = 0.5,
-) -> NodeClassifier:
-    """Build ``"sage"`` (:class:`GraphSAGE`) or ``"gat"`` (:class:`GAT`) by name.
+MODELS = ModelFamily(GraphSAGE, GAT)
 
-    Example:
-        >>> build_model("sage", torch.nn.Embedding(10, 8), 8, 4, 3).widths
-        [8, 4, 3]
-    """
-    return make_classifier(
-        model,
-        GraphSAGE,
-        GAT,
-        node_input,
-        input_dim,
-        hidden,
-        num_classes,
-        num_layers=num_layers,
-        heads=heads,
-        dropout=dropout,
-    )
+build_model = MODELS.build
+"""Build ``"sage"`` (:class:`GraphSAGE`) or ``"gat"`` (:class:`GAT`) by name (see
+:meth:`~tt_gnn.gnn.classifier.ModelFamily.build`)."""

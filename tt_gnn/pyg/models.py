@@ -29,15 +29,18 @@ from torch_geometric.nn import SAGEConv as PygSAGEConv
 
 from tt_gnn.gnn import layers as native
 from tt_gnn.gnn.blocks import Block
-from tt_gnn.gnn.classifier import (
-    MODEL_NAMES,
-    GATBase,
-    GraphSAGEBase,
-    NodeClassifier,
-    make_classifier,
-)
+from tt_gnn.gnn.classifier import MODEL_NAMES, GATBase, GraphSAGEBase, LayerFactory, ModelFamily
 
-__all__ = ["GraphSAGE", "GAT", "build_model", "state_to_pyg", "state_from_pyg", "MODEL_NAMES"]
+__all__ = [
+    "PygLayers",
+    "GraphSAGE",
+    "GAT",
+    "MODELS",
+    "build_model",
+    "state_to_pyg",
+    "state_from_pyg",
+    "MODEL_NAMES",
+]
 
 
 def _initialized_like_native(
@@ -53,10 +56,50 @@ def _initialized_like_native(
     return layer
 
 
-class GraphSAGE(GraphSAGEBase):
-    """GraphSAGE (``torch_geometric.nn.SAGEConv``, mean) on an embedding/feature input.
+class PygLayers(LayerFactory):
+    """``torch_geometric.nn.SAGEConv`` (mean) and ``GATConv`` (``concat=True``,
+    ``add_self_loops=False``), initialized as the torch-native layers and fed each
+    :class:`~tt_gnn.gnn.blocks.Block` as a bipartite graph.
 
-    Args: as :class:`tt_gnn.gnn.models.GraphSAGE`.
+    Example:
+        >>> PygLayers().gat(8, 3, 2, 0.0)
+        GATConv(8, 3, heads=2)
+    """
+
+    def sage(self, in_width: int, out_width: int) -> nn.Module:
+        return _initialized_like_native(
+            lambda: PygSAGEConv(in_width, out_width, aggr="mean"),
+            lambda: native.SAGEConv(in_width, out_width),
+            native.sage_state_to_pyg,
+        )
+
+    def gat(
+        self, in_width: int, head_width: int, heads: int, attention_dropout: float
+    ) -> nn.Module:
+        return _initialized_like_native(
+            lambda: PygGATConv(
+                in_width,
+                head_width,
+                heads=heads,
+                concat=True,
+                dropout=attention_dropout,
+                add_self_loops=False,
+            ),
+            lambda: native.GATConv(
+                in_width, head_width, heads, attention_dropout=attention_dropout
+            ),
+            native.gat_state_to_pyg,
+        )
+
+    def convolve(self, layer: nn.Module, block: Block, h: torch.Tensor) -> torch.Tensor:
+        return layer(
+            (h, h[: block.num_dst]), block.edge_index(), size=(block.num_src, block.num_dst)
+        )
+
+
+class GraphSAGE(GraphSAGEBase):
+    """GraphSAGE (``torch_geometric.nn.SAGEConv``, mean) on an embedding/feature input;
+    arguments and shapes as :class:`~tt_gnn.gnn.classifier.GraphSAGEBase`.
 
     Example:
         >>> model = GraphSAGE(torch.nn.Embedding(10, 8), 8, 16, 3, num_layers=2)
@@ -64,38 +107,12 @@ class GraphSAGE(GraphSAGEBase):
         SAGEConv(8, 16, aggr=mean)
     """
 
-    def __init__(
-        self,
-        node_input: nn.Module,
-        input_dim: int,
-        hidden: int,
-        num_classes: int,
-        *,
-        num_layers: int = 2,
-        dropout: float = 0.5,
-    ) -> None:
-        super().__init__(
-            node_input, input_dim, hidden, num_classes, num_layers=num_layers, dropout=dropout
-        )
-        for in_width, out_width in zip(self.widths[:-1], self.widths[1:]):
-            self.layers.append(
-                _initialized_like_native(
-                    lambda i=in_width, o=out_width: PygSAGEConv(i, o, aggr="mean"),
-                    lambda i=in_width, o=out_width: native.SAGEConv(i, o),
-                    native.sage_state_to_pyg,
-                )
-            )
-
-    def convolve(self, index: int, block: Block, h: torch.Tensor) -> torch.Tensor:
-        return self.layers[index](
-            (h, h[: block.num_dst]), block.edge_index(), size=(block.num_src, block.num_dst)
-        )
+    layer_factory = PygLayers()
 
 
 class GAT(GATBase):
-    """GAT (``torch_geometric.nn.GATConv``) on an embedding/feature input.
-
-    Args: as :class:`tt_gnn.gnn.models.GAT`.
+    """GAT (``torch_geometric.nn.GATConv``) on an embedding/feature input; arguments and
+    shapes as :class:`~tt_gnn.gnn.classifier.GATBase`.
 
     Example:
         >>> model = GAT(torch.nn.Embedding(10, 8), 8, 4, 3, heads=2)
@@ -103,78 +120,14 @@ class GAT(GATBase):
         GATConv(8, 3, heads=2)
     """
 
-    def __init__(
-        self,
-        node_input: nn.Module,
-        input_dim: int,
-        hidden: int,
-        num_classes: int,
-        *,
-        num_layers: int = 2,
-        heads: int = 4,
-        dropout: float = 0.5,
-        attention_dropout: float = 0.0,
-    ) -> None:
-        super().__init__(
-            node_input,
-            input_dim,
-            hidden,
-            num_classes,
-            num_layers=num_layers,
-            heads=heads,
-            dropout=dropout,
-            attention_dropout=attention_dropout,
-        )
-        heads, drop = self.heads, self.attention_dropout
-        for in_width, head_width in zip(self.input_widths, self.head_widths):
-            self.layers.append(
-                _initialized_like_native(
-                    lambda i=in_width, o=head_width: PygGATConv(
-                        i, o, heads=heads, concat=True, dropout=drop, add_self_loops=False
-                    ),
-                    lambda i=in_width, o=head_width: native.GATConv(
-                        i, o, heads, attention_dropout=drop
-                    ),
-                    native.gat_state_to_pyg,
-                )
-            )
-
-    def convolve(self, index: int, block: Block, h: torch.Tensor) -> torch.Tensor:
-        out = self.layers[index](
-            (h, h[: block.num_dst]), block.edge_index(), size=(block.num_src, block.num_dst)
-        )
-        return out.view(block.num_dst, self.heads, self.head_widths[index])
+    layer_factory = PygLayers()
 
 
-def build_model(
-    model: str,
-    node_input: nn.Module,
-    input_dim: int,
-    hidden: int,
-    num_classes: int,
-    *,
-    num_layers: int = 2,
-    heads: int = 4,
-    dropout: float = 0.5,
-) -> NodeClassifier:
-    """Build ``"sage"`` (:class:`GraphSAGE`) or ``"gat"`` (:class:`GAT`) by name.
+MODELS = ModelFamily(GraphSAGE, GAT)
 
-    Example:
-        >>> build_model("gat", torch.nn.Embedding(10, 8), 8, 4, 3, heads=2).heads
-        2
-    """
-    return make_classifier(
-        model,
-        GraphSAGE,
-        GAT,
-        node_input,
-        input_dim,
-        hidden,
-        num_classes,
-        num_layers=num_layers,
-        heads=heads,
-        dropout=dropout,
-    )
+build_model = MODELS.build
+"""Build ``"sage"`` (:class:`GraphSAGE`) or ``"gat"`` (:class:`GAT`) by name (see
+:meth:`~tt_gnn.gnn.classifier.ModelFamily.build`)."""
 
 
 _LAYER_TRANSLATIONS = {
