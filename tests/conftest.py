@@ -4,6 +4,7 @@
 - Without a CUDA device, Triton kernels run through Triton's CPU interpreter
   (``TRITON_INTERPRET=1``), set here before any test module imports Triton.
 - Torch runs one intra-op thread in tests.
+- Hypothesis is derandomized (a fixed set of examples every run).
 - ``shared_data`` is ``../shared/data`` beside the project root; tests using it skip with a
   reason when it is absent.
 """
@@ -15,6 +16,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
+
+# Property tests draw the same examples every run: a failure reproduces, and no run is flaky.
+settings.register_profile("tt-gnn", derandomize=True)
+settings.load_profile("tt-gnn")
 
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")

@@ -648,7 +648,7 @@ TEXT = st.text(st.characters(codec="utf-8"), max_size=12) | st.from_regex(
 @given(text=TEXT)
 def test_parse_fanouts_accepts_exactly_positive_ints_or_minus_one(text: str) -> None:
     parts = text.split(",")
-    valid = all(re.fullmatch(r"\s*[+-]?[0-9]+\s*", part) for part in parts) and all(
+    valid = all(re.fullmatch(r"[ \t]*[+-]?[0-9]+[ \t]*", part) for part in parts) and all(
         int(part) > 0 or int(part) == -1 for part in parts
     )
     if valid:
@@ -666,7 +666,7 @@ def test_parse_devices_accepts_exactly_distinct_non_negative_ints(text: str) -> 
         assert parse_devices(text) == []
         return
     parts = text.split(",")
-    numbers = [int(part) for part in parts if re.fullmatch(r"\s*[+-]?[0-9]+\s*", part)]
+    numbers = [int(part) for part in parts if re.fullmatch(r"[ \t]*[+-]?[0-9]+[ \t]*", part)]
     if len(numbers) == len(parts) and min(numbers) >= 0 and len(set(numbers)) == len(numbers):
         assert parse_devices(text) == numbers
     else:

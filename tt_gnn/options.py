@@ -33,7 +33,7 @@ GNN_BACKENDS = ("auto", "torch", "dgl", "pyg")
 
 # An integer as the command line writes it: ASCII digits, an optional sign, spaces around
 # (Python's int() also takes "1_000" and non-ASCII digits such as "٣").
-_INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
+_INTEGER_TEXT = re.compile(r"[ \t]*[+-]?[0-9]+[ \t]*")
 
 
 def _parts(value: Any, name: str, example: str) -> list[Any]:
