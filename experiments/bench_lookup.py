@@ -27,7 +27,10 @@ Run (products scale, the default)::
 glibc returns large freed blocks to the OS, so every large temporary is page-faulted in again
 on the next step; on some VMs that costs more than the arithmetic. Running with
 ``MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=4294967296`` keeps them mapped; the
-command line recorded in the output names those variables when they are set.
+command line recorded in the output names those variables when they are set, and likewise
+``OMP_*`` ones: on a machine shared with other jobs, ``OMP_WAIT_POLICY=PASSIVE`` stops torch's
+OpenMP threads from spin-waiting while the cores they wait for are busy elsewhere, which
+otherwise slows every OpenMP-parallel op (and the torch TT path most) by up to 10x.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ ID_KINDS = ("random", "runs")
 SPARSE = "nn.Embedding sparse + SparseAdam"
 TORCH_TT = "TT torch path + Adam"
 FUSED_TT = "TT fused CPU kernel + Adam"
+#: Environment variables that change the timings; the recorded command line names them.
+ENVIRONMENT = ("MALLOC_", "OMP_", "MKL_", "GOMP_", "NUMBA_")
 
 
 def make_ids(
@@ -288,10 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(table)
     if args.output:
-        allocator = " ".join(
-            f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_")
+        environment = " ".join(
+            f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith(ENVIRONMENT)
         )
-        command = (allocator + " " if allocator else "") + "python experiments/bench_lookup.py "
+        command = (environment + " " if environment else "") + "python experiments/bench_lookup.py "
         command += " ".join(sys.argv[1:] if argv is None else argv)
         text = f"# TT lookup benchmark (CPU)\n\nCommand: `{command}`\n\n{table}"
         temporary = args.output.with_suffix(".tmp")

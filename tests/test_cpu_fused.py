@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import doctest
 import math
+import multiprocessing
 import subprocess
 import sys
 
@@ -221,3 +222,38 @@ def test_import_neither_imports_numba_nor_compiles():
 def test_docstring_examples():
     result = doctest.testmod(cpu_fused, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def _last_level_in_child(queue, arguments):
+    torch.set_num_threads(2)
+    queue.put(cpu_fused._last_level_forward(*arguments).numpy())  # a plain pickle, no shared fd
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="needs the fork start method"
+)
+def test_forked_child_runs_the_kernel_on_its_own_thread_pool():
+    """The parent's pool threads do not exist in a forked child; the child must start its own.
+    (Only the kernel runs in the child: torch's own OpenMP matmuls can hang after a fork.)"""
+    cores, p_shapes, _ = make_cores("d3")
+    cores = [core.detach() for core in cores]
+    ids = torch.randint(0, math.prod(p_shapes), (9000,), generator=torch.Generator().manual_seed(8))
+    levels = cpu_fused.prefix_levels(ids, p_shapes)
+    partial = cpu_fused.torch_prefix_forward(cores[:-1], levels)[-1]
+    plan = cpu_fused._plan_rows(levels, partial.shape[0], cores[-1])
+    arguments = (partial, cores[-1], levels.digits[-1], plan)
+    assert plan.num_chunks >= 2
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # the parent starts its pool before forking
+        expected = cpu_fused._last_level_forward(*arguments)
+    finally:
+        torch.set_num_threads(threads)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_last_level_in_child, args=(queue, arguments))
+    child.start()
+    rows = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert torch.equal(torch.from_numpy(rows), expected)
