@@ -238,7 +238,7 @@ def test_forked_child_runs_the_kernel_on_its_own_thread_pool():
     cores, p_shapes, _ = make_cores("d3")
     cores = [core.detach() for core in cores]
     ids = torch.randint(0, math.prod(p_shapes), (9000,), generator=torch.Generator().manual_seed(8))
-    levels = cpu_fused.prefix_levels(ids, p_shapes)
+    levels = cpu_fused.plan_prefixes(ids, p_shapes)
     partial = cpu_fused.torch_prefix_forward(cores[:-1], levels)[-1]
     plan = cpu_fused._plan_rows(levels, partial.shape[0], cores[-1])
     arguments = (partial, cores[-1], levels.digits[-1], plan)

@@ -93,6 +93,7 @@ def test_reorder_default_follows_the_embedding():
     assert _small_config().reorder == "tt-metis"
     assert _small_config(embedding="full").reorder == "none"
     assert _small_config(reorder="random").reorder == "random"
+    assert _small_config().init == "spectral" and _small_config(embedding="full").init == "gaussian"
 
 
 def test_prepare_data_reorders_and_adds_self_loops_for_gat(small_dataset):

@@ -84,8 +84,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--q-shapes", type=_shape_list, help="TT column factors, e.g. 4,4,8")
     group.add_argument(
         "--init",
-        help=f"initializer of the TT or full table: gaussian, ortho, spectral (default "
-        f"{_DEFAULTS.init})",
+        help="initializer of the TT or full table: gaussian, ortho, spectral (default: spectral "
+        "for --embedding tt, gaussian for full)",
     )
     group.add_argument(
         "--reorder",
@@ -194,7 +194,7 @@ def training_options(args: argparse.Namespace, default_fanout: int = 10) -> dict
         num_cores=_DEFAULTS.num_cores if args.num_cores is None else args.num_cores,
         p_shapes=args.p_shapes,
         q_shapes=args.q_shapes,
-        init=_DEFAULTS.init if args.init is None else args.init,
+        init=args.init,
         hidden=args.hidden,
         heads=args.heads,
         dropout=args.dropout,

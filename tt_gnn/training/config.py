@@ -49,7 +49,9 @@ class TrainConfig:
         rank: TT rank (all inner ranks); num_cores: ``d``; p_shapes/q_shapes: factorizations
             (None: chosen by ``tt_gnn.shapes.choose_shapes``).
         init: initializer of the learned table, TT or full (``"gaussian"``, ``"ortho"``,
-            ``"spectral"``; same entry scale for both, see :func:`tt_gnn.init.initialize_table`).
+            ``"spectral"``; same entry scale for both, see :func:`tt_gnn.init.initialize_table`);
+            None (default): ``"spectral"`` for a TT table (the measured best, README
+            "Defaults"), ``"gaussian"`` for a full table (``nn.Embedding``'s own init).
         reorder: ``"none"``, ``"random"``, ``"metis"``, ``"metis:<k>"`` or ``"tt-metis"``; None
             (default) means the embedding's default: ``"tt-metis"`` for a TT table (the measured
             best; see README "Defaults"), ``"none"`` otherwise (a full table or features gain
@@ -97,7 +99,7 @@ class TrainConfig:
     num_cores: int = 3
     p_shapes: tuple[int, ...] | None = None
     q_shapes: tuple[int, ...] | None = None
-    init: str = "gaussian"
+    init: str | None = None
     reorder: str | None = None
     seed: int = 0
     epochs: int = 20
@@ -128,6 +130,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.reorder is None:
             self.reorder = "tt-metis" if self.embedding == "tt" else "none"
+        if self.init is None:
+            self.init = "spectral" if self.embedding == "tt" else "gaussian"
         self.fanouts = parse_fanouts(self.fanouts)
         for name in ("p_shapes", "q_shapes"):
             value = getattr(self, name)
