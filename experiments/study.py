@@ -310,6 +310,8 @@ def report(runs: list[dict], command: str) -> tuple[str, dict]:
             versus = []
             if full is not None:
                 versus.append(f"{100 * (tt - full):+.1f} vs full gaussian")
+            if "full-spectral" in values:
+                versus.append(f"{100 * (tt - values['full-spectral']):+.1f} vs full spectral")
             if "lp" in values:
                 versus.append(f"{100 * (tt - values['lp']):+.1f} vs LP")
             parts.append(f"{CONFIG_TITLES[config]}: " + ", ".join(versus))
