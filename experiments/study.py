@@ -19,7 +19,7 @@ existing report is kept.
 
 Usage (jobs run in priority order: seed 0 of every cell first, then the other seeds)::
 
-    python experiments/study.py --max-minutes 50
+    python experiments/study.py --max-minutes 48
     python experiments/study.py --report experiments/results/accuracy_study.md
 """
 
@@ -249,7 +249,8 @@ def report(runs: list[dict], command: str) -> tuple[str, dict]:
         "Produced by (rerun to resume; one JSON per run in `experiments/results/study_runs/`):",
         "",
         "```",
-        "PYTHONPATH=$PWD python experiments/study.py --max-minutes 50",
+        "PYTHONPATH=$PWD python experiments/study.py --max-minutes 48",
+        "PYTHONPATH=$PWD python experiments/study.py --max-minutes 2  # resumed once",
         command,
         "```",
         "",
