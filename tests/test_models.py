@@ -9,7 +9,7 @@ import torch
 
 from tt_gnn.dgl import dgl
 from tt_gnn.dgl.models import GAT, GraphSAGE, build_model
-from tt_gnn.gnn.classifier import NodeFeatures, shard_bounds
+from tt_gnn.gnn.classifier import NodeFeatures
 
 
 def _random_graph(num_nodes: int = 60, num_edges: int = 240, seed: int = 0):
@@ -121,18 +121,6 @@ def test_tt_embedding_input_trains_its_cores():
     input_ids, _, blocks = sampler.sample_blocks(graph, torch.arange(8))
     model(blocks, input_ids).square().sum().backward()
     assert all(core.grad is not None and core.grad.abs().sum() > 0 for core in embedding.cores)
-
-
-def test_shard_bounds_partition_the_range():
-    for total in (0, 1, 7, 100):
-        for world_size in (1, 2, 3, 8):
-            bounds = [shard_bounds(total, rank, world_size) for rank in range(world_size)]
-            assert bounds[0][0] == 0 and bounds[-1][1] == total
-            assert all(bounds[k][1] == bounds[k + 1][0] for k in range(world_size - 1))
-            sizes = [stop - start for start, stop in bounds]
-            assert max(sizes) - min(sizes) <= 1
-    with pytest.raises(ValueError, match="rank"):
-        shard_bounds(10, 2, 2)
 
 
 def test_invalid_arguments_are_rejected():
