@@ -23,6 +23,7 @@ import torch
 
 from tests.reference import dense_from_cores, random_cores
 from tt_gnn.kernels import cpu_fused
+from tt_gnn.ops import _forward_partials as torch_forward_partials
 from tt_gnn.ops import tt_lookup as torch_tt_lookup
 
 pytestmark = pytest.mark.skipif(
@@ -36,6 +37,8 @@ SHAPES = {
     "d4": ((2, 3, 2, 4), (2, 3, 2, 10), (3, 6, 5)),
     "d2_rank1": ((6, 7), (12, 10), (1,)),
     "d3_rank1": ((4, 3, 5), (3, 4, 10), (1, 1)),
+    # 6,400 prefixes at the middle level: several chunks there too
+    "d3_wide": ((80, 80, 3), (2, 3, 4), (3, 4)),
 }
 
 
@@ -123,14 +126,17 @@ def test_gradcheck_float64(name):
     assert torch.autograd.gradcheck(lookup, tuple(cores), eps=1e-6, atol=1e-7)
 
 
-def test_equals_torch_path_on_many_chunks_and_threads():
+@pytest.mark.parametrize("name", ["d3", "d3_wide"])
+def test_equals_torch_path_on_many_chunks_and_threads(name):
     """A batch of several chunks (> 4096 rows each) on 1 and 2 threads: the same values as the
-    torch path; the rows and the last core's gradient bitwise the same on both (the chunking
-    ignores the thread count). The other cores' gradients come from the torch path's levels,
-    whose matmuls and scatters need not be bitwise equal across thread counts."""
-    cores, p_shapes, q_shapes = make_cores("d3", dtype=torch.float32)
+    torch path; the rows and every core's gradient bitwise the same on both (the chunking
+    ignores the thread count, and every level runs the kernel)."""
+    cores, p_shapes, q_shapes = make_cores(name, dtype=torch.float32)
     generator = torch.Generator().manual_seed(4)
     ids = torch.randint(0, math.prod(p_shapes), (13000,), generator=generator)
+    if name == "d3_wide":
+        levels = cpu_fused.plan_prefixes(ids, p_shapes)
+        assert cpu_fused._plan_rows(levels.parents[1], 80, cores[1]).num_chunks >= 2
     grad_rows = torch.randn(ids.shape[0], math.prod(q_shapes), generator=generator)
     expected_rows = torch_tt_lookup(cores, ids, p_shapes, q_shapes)
     expected_grads = torch.autograd.grad(expected_rows, cores, grad_rows)
@@ -148,7 +154,7 @@ def test_equals_torch_path_on_many_chunks_and_threads():
     for grad, expected in zip(grads_one, expected_grads):  # sums of 13000 float32 terms
         torch.testing.assert_close(grad, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
     assert torch.equal(rows_one, rows_two)
-    assert torch.equal(grads_one[-1], grads_two[-1])
+    assert all(torch.equal(one, two) for one, two in zip(grads_one, grads_two))
 
 
 def test_deterministic_runs_are_bitwise_identical():
@@ -226,7 +232,7 @@ def test_docstring_examples():
 
 def _last_level_in_child(queue, arguments):
     torch.set_num_threads(2)
-    queue.put(cpu_fused._last_level_forward(*arguments).numpy())  # a plain pickle, no shared fd
+    queue.put(cpu_fused._level_forward(*arguments).numpy())  # a plain pickle, no shared fd
 
 
 @pytest.mark.skipif(
@@ -239,14 +245,14 @@ def test_forked_child_runs_the_kernel_on_its_own_thread_pool():
     cores = [core.detach() for core in cores]
     ids = torch.randint(0, math.prod(p_shapes), (9000,), generator=torch.Generator().manual_seed(8))
     levels = cpu_fused.plan_prefixes(ids, p_shapes)
-    partial = cpu_fused.torch_prefix_forward(cores[:-1], levels)[-1]
-    plan = cpu_fused._plan_rows(levels, partial.shape[0], cores[-1])
+    partial = torch_forward_partials(cores[:-1], levels)[-1]
+    plan = cpu_fused._plan_rows(levels.parents[-1], partial.shape[0], cores[-1])
     arguments = (partial, cores[-1], levels.digits[-1], plan)
     assert plan.num_chunks >= 2
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(2)  # the parent starts its pool before forking
-        expected = cpu_fused._last_level_forward(*arguments)
+        expected = cpu_fused._level_forward(*arguments)
     finally:
         torch.set_num_threads(threads)
     context = multiprocessing.get_context("fork")

@@ -24,8 +24,10 @@ it converges slowly, so a loose ``tol`` is the right choice for initialization. 
 (``experiments/results/spectral_scale.md``): 2.45M nodes, 54.6M edges, 64 vectors on 2
 shared cores: 2 iterations, 6 to 12 min depending on the load, 6.3 GiB peak.
 
-Memory: the CSR matrix (``nnz * (4 + index bytes)``) plus about 7 dense ``N x k`` blocks,
-``k = num_vectors + oversampling``; while the Laplacian is built, about 24 bytes per edge.
+Memory: the CSR matrix (``nnz * (4 + index bytes)``) plus two dense ``N x k`` blocks (three
+while the QR factorization runs), ``k = num_vectors + oversampling``: the column-wise steps
+(the Chebyshev filter, the projections, the residuals) run on 16 columns at a time; while the
+Laplacian is built, about 24 bytes per edge.
 
 Example:
     >>> from tt_gnn.synthetic import planted_partition_graph
@@ -68,7 +70,8 @@ class SpectralResult:
         num_isolated: nodes without neighbours (zero rows in ``eigenvectors``).
         iterations: subspace iterations done.
         converged: every residual norm is ``<= tol``.
-        sparse_products: sparse-matrix-times-block products performed.
+        sparse_products: sparse-matrix-times-vector products performed (a product with a
+            block of ``b`` columns counts ``b``).
         seconds: wall time of the solve (graph preparation included).
     """
 
@@ -108,6 +111,21 @@ def normalized_adjacency(
     return adjacency, degree
 
 
+#: Columns of an ``N x k`` block processed at a time by the column-wise steps of the solver
+#: (the Chebyshev filter, the projections, the residuals): their temporaries are ``N x 16``,
+#: not ``N x k``, so the solve holds about two full blocks at a time.
+_COLUMN_CHUNK = 16
+
+
+def _column_chunks(block: torch.Tensor) -> list[slice]:
+    """Slices of ``_COLUMN_CHUNK`` columns covering ``block``'s columns."""
+    columns = block.shape[1]
+    return [
+        slice(start, min(start + _COLUMN_CHUNK, columns))
+        for start in range(0, columns, _COLUMN_CHUNK)
+    ]
+
+
 class _TrivialSpace:
     """Projector onto the complement of the per-component null vectors of ``L``."""
 
@@ -120,10 +138,14 @@ class _TrivialSpace:
         self.vector = torch.from_numpy(weights / norms[labels]).to(dtype)  # (N,) unit per component
 
     def project_out(self, block: torch.Tensor) -> torch.Tensor:
-        weighted = block * self.vector[:, None]
-        coefficients = torch.zeros(self.num_components, block.shape[1], dtype=block.dtype)
-        coefficients.index_add_(0, self.labels, weighted)
-        block -= self.vector[:, None] * coefficients[self.labels]
+        """Removes the trivial components from ``block`` in place (by column chunks)."""
+        for columns in _column_chunks(block):
+            part = block[:, columns]
+            weighted = part * self.vector[:, None]
+            coefficients = torch.zeros(self.num_components, part.shape[1], dtype=block.dtype)
+            coefficients.index_add_(0, self.labels, weighted)
+            del weighted
+            part -= self.vector[:, None] * coefficients[self.labels]
         return block
 
 
@@ -144,7 +166,7 @@ class _Laplacian:
         self.products = 0
 
     def __call__(self, block: torch.Tensor) -> torch.Tensor:
-        self.products += 1
+        self.products += block.shape[1]
         return block * self.connected - self.matrix @ block
 
 
@@ -152,7 +174,7 @@ def _memory_estimate(num_nodes: int, nnz: int, block_size: int, itemsize: int) -
     sparse_bytes = nnz * (itemsize + 8) + 8 * (num_nodes + 1)
     preparation_bytes = nnz * 24  # symmetrization: concatenated int64 ids and data
     block_bytes = num_nodes * block_size * itemsize
-    return max(preparation_bytes, sparse_bytes + 7 * block_bytes) + 24 * num_nodes
+    return max(preparation_bytes, sparse_bytes + 3 * block_bytes) + 24 * num_nodes
 
 
 def _chebyshev_filter(
@@ -172,6 +194,20 @@ def _chebyshev_filter(
         following.sub_(previous, alpha=sigma * sigma_next)
         previous, current, sigma = current, following, sigma_next
     return current
+
+
+def _filtered(
+    laplacian: _Laplacian, block: torch.Tensor, degree: int, cut: float, lowest: float
+) -> torch.Tensor:
+    """:func:`_chebyshev_filter` of ``block`` into a new block, a chunk of columns at a time
+    (the polynomial acts on each column alone): one new ``N x k`` block plus chunk temporaries,
+    instead of the four full blocks of the three-term recurrence."""
+    out = torch.empty_like(block)
+    for columns in _column_chunks(block):
+        out[:, columns] = _chebyshev_filter(
+            laplacian, block[:, columns].contiguous(), degree, cut, lowest
+        )
+    return out
 
 
 def laplacian_eigenvectors(
@@ -285,7 +321,7 @@ def laplacian_eigenvectors(
             break
         # damp [cut, 2]; keep the interval non-degenerate when every Ritz value is near 2
         cut = min(float(ritz_values[-1]), 2.0 - 1e-3)
-        filtered = _chebyshev_filter(laplacian, block, filter_degree, cut, 0.0)
+        filtered = _filtered(laplacian, block, filter_degree, cut, 0.0)
         del block
         block = torch.linalg.qr(trivial.project_out(filtered)).Q
         del filtered
@@ -293,10 +329,11 @@ def laplacian_eigenvectors(
 
     # removes roundoff along the trivial vectors (rows of isolated nodes become exactly zero)
     vectors = trivial.project_out(block[:, :num_vectors].clone())
+    del block
     largest = vectors.abs().argmax(dim=0)
     signs = torch.sign(vectors[largest, torch.arange(num_vectors)])
     signs[signs == 0] = 1
-    vectors = vectors * signs
+    vectors.mul_(signs)
     return SpectralResult(
         eigenvalues=ritz_values[:num_vectors].clone(),
         eigenvectors=vectors,
@@ -313,14 +350,23 @@ def laplacian_eigenvectors(
 def _rayleigh_ritz(
     laplacian: _Laplacian, block: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Ritz vectors (ascending Ritz values) of the orthonormal ``block`` and their residuals."""
-    image = laplacian(block)
-    projected = block.T @ image
+    """Ritz vectors (ascending Ritz values) of the orthonormal ``block`` and their residuals.
+
+    ``block^T L block`` and the residuals ``L v - lambda v`` are formed a chunk of columns at a
+    time (``L`` is applied twice: to the block, then to the rotated block), so at most one new
+    ``N x k`` block (the rotated one) exists beside ``block``.
+    """
+    size = block.shape[1]
+    projected = block.new_empty(size, size)
+    for columns in _column_chunks(block):
+        projected[:, columns] = block.T @ laplacian(block[:, columns].contiguous())
     projected = (projected + projected.T) / 2
     ritz_values, rotation = torch.linalg.eigh(projected.double())
-    rotation = rotation.to(block.dtype)
-    block = block @ rotation
-    image = image @ rotation
-    image -= block * ritz_values.to(block.dtype)
-    residual_norms = torch.linalg.vector_norm(image, dim=0).double()
-    return block, ritz_values, residual_norms
+    rotated = block @ rotation.to(block.dtype)
+    residual_norms = torch.empty(size, dtype=torch.float64)
+    for columns in _column_chunks(rotated):
+        part = rotated[:, columns].contiguous()
+        image = laplacian(part)
+        image -= part * ritz_values[columns].to(part.dtype)
+        residual_norms[columns] = torch.linalg.vector_norm(image, dim=0).double()
+    return rotated, ritz_values, residual_norms

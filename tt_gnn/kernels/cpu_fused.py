@@ -1,30 +1,32 @@
-"""A fused CPU kernel (numba) for the last level of the TT lookup.
+"""A fused CPU kernel (numba) for the levels of the TT lookup.
 
 The torch path (:mod:`tt_gnn.ops`) computes the partial product ``X[u]`` of every distinct id
-prefix once, then contracts the last core row by row: batched ``16 x 16 x 8`` matmuls over
-gathered copies of each row's prefix and core slice, and ``index_add_`` scatters backward.
-That last level is most of a training step. Here it is one pass over the rows, grouped by
-prefix, with no per-row temporaries::
+prefix once, level by level: a level is batched small matmuls over gathered copies of each
+term's parent partial and core slice (or one dense block), with ``index_select`` gathers forward
+and ``index_add_``/``index_put_`` scatters backward. Here every level ``k >= 1`` is one pass over
+its terms, grouped by parent, with no per-term temporaries::
 
-    forward    out[n]      = X[u(n)] @ M[c(n)]          (Q, R) @ (R, C)
-    backward   grad_X[u]  += grad[n] @ M[c(n)]^T        (Q, C) @ (C, R)
-               grad_M[c]  += X[u(n)]^T @ grad[n]        (R, Q) @ (Q, C)
+    forward    out[t]      = X[u(t)] @ M[c(t)]          (Q, R) @ (R, C)
+    backward   grad_X[u]  += grad[t] @ M[c(t)]^T        (Q, C) @ (C, R)
+               grad_M[c]  += X[u(t)]^T @ grad[t]        (R, Q) @ (Q, C)
 
-where ``M = G_d`` viewed as ``(p_d, R, C)`` (``R = r_{d-1}``, ``C = q_d``), ``u(n)`` is the
-row's prefix and ``c(n)`` its last digit. Levels ``0 .. d-2`` (the distinct prefixes, their
-partial products and their backward pass) are the torch path's, imported from :mod:`tt_gnn.ops`.
+where ``M = G_k`` viewed as ``(p_k, R, C)`` (``R = r_{k-1}``, ``C = q_k r_k``), ``u(t)`` is the
+term's parent (its prefix one level up, see :mod:`tt_gnn.kernels.plan`) and ``c(t)`` its digit.
+The last level's terms are the batch's rows (``C = q_d``); level 0 is a gather of core 0's
+slices, one per distinct first digit, and its gradient a scatter without collisions.
 
 Design:
 
-- **Rows grouped by prefix.** A stable counting sort of the rows by prefix gives each prefix its
-  rows. They are cut into chunks of whole prefixes (at least ``_MIN_CHUNK_ROWS`` rows each; how
-  many depends only on the batch and the shapes). A thread owns a run of chunks, so each
+- **Rows grouped by prefix.** A stable counting sort of a level's terms ("rows") by parent
+  gives each prefix its rows (below the last level they already are in parent order). They
+  are cut into chunks of whole prefixes (at least ``_MIN_CHUNK_ROWS`` rows each; how many
+  depends only on the batch and the shapes). A thread owns a run of chunks, so each
   ``grad_X[u]`` is written by one thread (no race, no zero-filled scatter target) while the
   prefix's partial stays in L1.
 - **Core gradient.** Each chunk accumulates ``grad_M`` in its own buffer; the buffers are summed
   in chunk order. Nothing depends on the number of threads or on scheduling: the kernel's
-  results are bitwise reproducible, also across thread counts. (The levels below run torch ops,
-  reproducible from run to run at a fixed thread count.)
+  results are bitwise reproducible, also across thread counts. (Only the prefix planning,
+  ``torch.unique``, runs torch ops.)
 - **Explicit SIMD.** numba switches LLVM's SLP vectorizer off and LLVM does not vectorize loops
   as short as 8, so the small matmuls would run on scalars (about 3 GFLOP/s here). They are
   written instead with 256-bit vectors (8 float32 or 4 float64 lanes, masked loads and stores
@@ -66,11 +68,8 @@ import numpy as np
 import torch
 from torch.profiler import record_function
 
-# -- coupling to the torch path (tt_gnn.ops): prefix levels, levels 0..d-2 forward and backward --
 from tt_gnn.kernels.cpu_fused_kernels import _VECTOR_BYTES, compiled_kernels
-from tt_gnn.kernels.plan import PrefixPlan, plan_prefixes
-from tt_gnn.ops import _backward_cores as torch_prefix_backward
-from tt_gnn.ops import _forward_partials as torch_prefix_forward
+from tt_gnn.kernels.plan import plan_prefixes
 from tt_gnn.ops import tt_lookup as torch_tt_lookup
 
 __all__ = ["available", "tt_lookup"]
@@ -163,42 +162,58 @@ def tt_lookup(
 
 
 class _FusedLookup(torch.autograd.Function):
-    """Levels ``0 .. d-2`` by the torch path, the last level by the fused kernel."""
+    """Every level ``k >= 1`` by the fused kernel; level 0 is a gather of core 0's slices."""
 
     @staticmethod
     def forward(ctx, ids: torch.Tensor, p_shapes: tuple[int, ...], *cores: torch.Tensor):
         levels = plan_prefixes(ids, p_shapes)
-        partials = torch_prefix_forward(cores[:-1], levels)
         with record_function("tt_gnn.cpu_fused.forward"):
-            plan = _plan_rows(levels, partials[-1].shape[0], cores[-1])
-            rows = _last_level_forward(partials[-1], cores[-1], levels.digits[-1], plan)
-        ctx.levels, ctx.plan, ctx.num_cores = levels, plan, len(cores)
-        ctx.save_for_backward(*cores, *partials)
-        return rows
+            first = cores[0].detach()
+            partials = [first.reshape(first.shape[0], *first.shape[2:])[levels.digits[0]]]
+            plans = []
+            for level in range(1, len(cores)):
+                plan = _plan_rows(levels.parents[level], partials[-1].shape[0], cores[level])
+                product = _level_forward(partials[-1], cores[level], levels.digits[level], plan)
+                partials.append(product.view(product.shape[0], -1, cores[level].shape[3]))
+                plans.append(plan)
+        ctx.levels, ctx.plans, ctx.num_cores = levels, plans, len(cores)
+        ctx.save_for_backward(*cores, *partials[:-1])
+        return partials[-1].view(ids.shape[0], -1)
 
     @staticmethod
     def backward(ctx, grad_rows: torch.Tensor):
         saved = ctx.saved_tensors
         cores, partials = saved[: ctx.num_cores], saved[ctx.num_cores :]
-        need_prefix = any(ctx.needs_input_grad[2:-1])
-        with record_function("tt_gnn.cpu_fused.backward"):
-            grad_partial, grad_last_core = _last_level_backward(
-                partials[-1],
-                cores[-1],
-                ctx.levels.digits[-1],
-                ctx.plan,
-                grad_rows.detach().contiguous(),
-                need_prefix,
-                ctx.needs_input_grad[-1],
-            )
+        needs = ctx.needs_input_grad[2:]
         grads: list[torch.Tensor | None] = [None] * ctx.num_cores
-        if need_prefix:
-            grads[:-1] = torch_prefix_backward(cores[:-1], partials, ctx.levels, grad_partial)
-        grads[-1] = grad_last_core
+        grad = grad_rows.detach().contiguous()
+        with record_function("tt_gnn.cpu_fused.backward"):
+            for level in range(ctx.num_cores - 1, 0, -1):
+                need_below = any(needs[:level])
+                if not (need_below or needs[level]):
+                    continue
+                grad, grads[level] = _level_backward(
+                    partials[level - 1],
+                    cores[level],
+                    ctx.levels.digits[level],
+                    ctx.plans[level - 1],
+                    grad,
+                    need_below,
+                    needs[level],
+                )
+                if not need_below:
+                    break
+            if needs[0]:
+                # level 0's terms are distinct first digits: one slice each, no collisions
+                first = cores[0]
+                grads[0] = torch.zeros_like(first)
+                grads[0].view(first.shape[0], -1)[ctx.levels.digits[0]] = grad.view(
+                    grad.shape[0], -1
+                )
         return (None, None, *grads)
 
 
-# -- planning and running the last level ---------------------------------------------------------
+# -- planning and running a level ---------------------------------------------------------
 
 
 @dataclass
@@ -221,12 +236,13 @@ class _RowPlan:
         return self.chunk_prefixes.shape[0] - 1
 
 
-def _plan_rows(levels: PrefixPlan, num_prefixes: int, last_core: torch.Tensor) -> _RowPlan:
+def _plan_rows(parents: torch.Tensor, num_prefixes: int, core: torch.Tensor) -> _RowPlan:
+    """Group a level's terms by parent (``parents``: ``(T,)`` indices into ``num_prefixes``) and
+    cut them into chunks; ``core`` ``(p, R, q, R')`` sizes the per-chunk gradient buffers."""
     kernels = compiled_kernels()
-    parents = levels.parents[-1].numpy()
-    order, offsets = kernels.group_rows(parents, num_prefixes)
-    num_slices, rank, width, _ = last_core.shape
-    buffer_elements = num_slices * rank * _padded(width, _lanes(last_core.dtype))
+    order, offsets = kernels.group_rows(parents.numpy(), num_prefixes)
+    num_slices, rank, width, next_rank = core.shape
+    buffer_elements = num_slices * rank * _padded(width * next_rank, _lanes(core.dtype))
     max_chunks = max(1, min(_MAX_CHUNKS, _MAX_BUFFER_ELEMENTS // buffer_elements))
     rows_per_chunk = max(_MIN_CHUNK_ROWS, -(-parents.shape[0] // max_chunks))
     chunk_prefixes = kernels.cut_chunks(offsets, rows_per_chunk)
@@ -251,33 +267,37 @@ def _padded_rows(matrices: torch.Tensor) -> torch.Tensor:
     return padded
 
 
-def _last_level_forward(
-    partial: torch.Tensor, last_core: torch.Tensor, digits: torch.Tensor, plan: _RowPlan
+def _level_forward(
+    partial: torch.Tensor, core: torch.Tensor, digits: torch.Tensor, plan: _RowPlan
 ) -> torch.Tensor:
-    """``out[n] = partial[u(n)] @ M[digits[n]]``: partial ``(U, Q, R)``, out ``(n, Q * C)``."""
+    """``out[t] = partial[u(t)] @ M[digits[t]]``: partial ``(U, Q, R)``, core ``(p, R, q, R')``
+    viewed as ``M`` ``(p, R, q R')``, out ``(T, Q * q R')``."""
     _, num_columns, rank = partial.shape
-    num_slices, _, width, _ = last_core.shape
-    core = _padded_rows(last_core.detach().reshape(num_slices, rank, width))
+    num_slices, _, width, next_rank = core.shape
+    width *= next_rank
+    matrices = _padded_rows(core.detach().reshape(num_slices, rank, width))
     out = partial.new_empty(digits.shape[0], num_columns * width)
     shape = (num_columns, rank, width)
-    arguments = (_flat(partial), _flat(core), digits.numpy(), _flat(out), shape)
+    arguments = (_flat(partial), _flat(matrices), digits.numpy(), _flat(out), shape)
     _run_chunks(compiled_kernels().forward, arguments, plan)
     return out
 
 
-def _last_level_backward(
+def _level_backward(
     partial: torch.Tensor,
-    last_core: torch.Tensor,
+    core: torch.Tensor,
     digits: torch.Tensor,
     plan: _RowPlan,
-    grad_rows: torch.Tensor,
+    grad_out: torch.Tensor,
     need_partial: bool,
     need_core: bool,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Gradients of :func:`_last_level_forward` w.r.t. the partial and the last core."""
+    """Gradients of :func:`_level_forward` w.r.t. the partial and the core, from ``grad_out``
+    (contiguous, ``(T, Q * q R')``)."""
     _, num_columns, rank = partial.shape
-    num_slices, _, width, _ = last_core.shape
-    core_t = _padded_rows(last_core.detach().reshape(num_slices, rank, width).transpose(1, 2))
+    num_slices, _, width, next_rank = core.shape
+    width *= next_rank
+    core_t = _padded_rows(core.detach().reshape(num_slices, rank, width).transpose(1, 2))
     grad_partial = partial.new_empty(partial.shape if need_partial else (0,))
     padded_width = _padded(width, _lanes(partial.dtype))
     buffers = partial.new_zeros(
@@ -288,7 +308,7 @@ def _last_level_backward(
         _flat(partial),
         _flat(core_t),
         digits.numpy(),
-        _flat(grad_rows),
+        _flat(grad_out),
         _flat(grad_partial),
         buffers.numpy(),
         shape,
@@ -298,7 +318,7 @@ def _last_level_backward(
     _run_chunks(compiled_kernels().backward, arguments, plan)
     if not need_core:
         return (grad_partial if need_partial else None), None
-    grad_core = last_core.new_empty(last_core.shape)
+    grad_core = core.new_empty(core.shape)
     compiled_kernels().sum_buffers(buffers.numpy(), _flat(grad_core), plan.num_chunks, width)
     return (grad_partial if need_partial else None), grad_core
 
