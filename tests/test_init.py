@@ -385,3 +385,23 @@ def test_table_errors_name_the_problem(name, kwargs, message):
     arguments = {"num_rows": 10, "dim": 4, **kwargs}
     with pytest.raises(ValueError, match=message):
         initialize_table(name, arguments.pop("num_rows"), arguments.pop("dim"), **arguments)
+
+
+def test_default_spectral_init_falls_back_to_gaussian_when_the_solve_does_not_fit(
+    monkeypatch, capsys
+):
+    """A TT run with the default init takes gaussian, says so, and records it, when the
+    eigen-solve's estimate exceeds the available memory; an explicit spectral init keeps it."""
+    from tt_gnn.graph import Graph
+    from tt_gnn.training import pipeline
+    from tt_gnn.training.config import TrainConfig
+
+    graph = Graph.from_edges(torch.tensor([0, 1, 2]), torch.tensor([1, 2, 0]), num_nodes=3)
+    monkeypatch.setattr("tt_gnn.io.available_memory_bytes", lambda: 1024)
+    default = TrainConfig(embedding="tt")
+    assert pipeline.resolve_init(default, graph) == "gaussian" and default.init == "gaussian"
+    assert "default spectral init needs about" in capsys.readouterr().err
+    explicit = TrainConfig(embedding="tt", init="spectral")
+    assert pipeline.resolve_init(explicit, graph) == "spectral"
+    monkeypatch.setattr("tt_gnn.io.available_memory_bytes", lambda: 2**40)
+    assert pipeline.resolve_init(TrainConfig(embedding="tt"), graph) == "spectral"

@@ -133,3 +133,28 @@ def test_option_errors():
         laplacian_eigenvectors((src, dst), 4, num_nodes=num_nodes, dtype=torch.float16)
     with pytest.raises(ValueError, match="num_nodes=299 does not match"):
         laplacian_eigenvectors(sp.eye(300, format="csr"), 4, num_nodes=299)
+
+
+def test_symmetric_adjacency_matches_brute_force_for_graphs_and_edge_pairs():
+    """Duplicates, self-loops and one-way edges: the CSR path of a Graph and the edge-pair
+    path both give the dense 0/1 matrix of 'u -> v or v -> u, u != v'."""
+    from tt_gnn.graph import Graph, symmetric_adjacency
+
+    generator = np.random.default_rng(3)
+    num_nodes = 40
+    src = generator.integers(0, num_nodes, 300)
+    dst = generator.integers(0, num_nodes, 300)
+    src[:5], dst[:5] = 7, 7  # self-loops, repeated
+    expected = np.zeros((num_nodes, num_nodes), dtype=np.int64)
+    for u, v in zip(src.tolist(), dst.tolist()):
+        if u != v:
+            expected[u, v] = expected[v, u] = 1
+    graph = Graph.from_edges(torch.from_numpy(src), torch.from_numpy(dst), num_nodes=num_nodes)
+    indices_before = graph.indices.clone()
+    for source in (graph, (src, dst)):
+        matrix = symmetric_adjacency(source, num_nodes, dtype=np.int8)
+        assert matrix.has_canonical_format
+        np.testing.assert_array_equal(matrix.toarray(), expected)
+    kept = symmetric_adjacency(graph, drop_self_loops=False).toarray()
+    assert kept[7, 7] == 1 and np.array_equal(kept - np.diag(np.diag(kept)), expected)
+    assert torch.equal(graph.indices, indices_before)  # the graph is not modified

@@ -219,10 +219,12 @@ class Graph:
         torch.cumsum(degrees, 0, out=indptr[1:])
         starts = self.indptr[:-1][order]
         # Position e of the new CSR reads old entry starts[node(e)] + (e - indptr[node(e)]).
-        offsets = torch.arange(self.num_edges(), device=self.device) - torch.repeat_interleave(
-            indptr[:-1] - starts, degrees
-        )
-        indices = inverse[self.indices[offsets]]
+        # In place where possible: at most two edge-sized temporaries besides the result.
+        offsets = torch.arange(self.num_edges(), device=self.device)
+        offsets.sub_(torch.repeat_interleave(indptr[:-1] - starts, degrees))
+        neighbours = self.indices[offsets]
+        del offsets
+        indices = inverse[neighbours]
         original = order if self.original_ids is None else self.original_ids[order]
         return Graph(indptr, indices, original)
 
@@ -417,14 +419,29 @@ def symmetric_adjacency(
         Output: ``(num_nodes, num_nodes)``; entry ``(u, v)`` is 1 when ``u -> v`` or
         ``v -> u`` is an edge.
     """
-    src, dst, total = edge_arrays(graph, num_nodes)
-    if drop_self_loops:
-        keep = src != dst
-        src, dst = src[keep], dst[keep]
-    rows = np.concatenate([src, dst])
-    cols = np.concatenate([dst, src])
-    data = np.ones(rows.shape[0], dtype=dtype)
-    matrix = sp.csr_matrix((data, (rows, cols)), shape=(total, total))
+    if isinstance(graph, Graph) and num_nodes in (None, graph.num_nodes()):
+        # The CSR by destination is A^T itself: no edge arrays (16 bytes an edge) needed.
+        total, num_edges = graph.num_nodes(), graph.num_edges()
+        index_dtype = np.int32 if max(total, 2 * num_edges) < 2**31 else np.int64
+        matrix = sp.csr_matrix(
+            (
+                np.ones(num_edges, dtype),
+                graph.indices.cpu().numpy().astype(index_dtype),  # copies: the graph is kept
+                graph.indptr.cpu().numpy().astype(index_dtype),
+            ),
+            shape=(total, total),
+        )
+    else:
+        src, dst, total = edge_arrays(graph, num_nodes)
+        matrix = sp.csr_matrix((np.ones(src.shape[0], dtype), (src, dst)), shape=(total, total))
+        del src, dst
     matrix.sum_duplicates()
+    matrix.data[:] = 1
+    if drop_self_loops:
+        rows = np.repeat(np.arange(total, dtype=matrix.indices.dtype), np.diff(matrix.indptr))
+        matrix.data[matrix.indices == rows] = 0
+        del rows
+        matrix.eliminate_zeros()
+    matrix = matrix + matrix.T.tocsr()
     matrix.data[:] = 1
     return matrix

@@ -49,10 +49,15 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.csgraph import connected_components
 
-from tt_gnn.graph import GraphLike, edge_arrays, symmetric_adjacency
+from tt_gnn.graph import Graph, GraphLike, edge_arrays, symmetric_adjacency
 from tt_gnn.io import available_memory_bytes
 
-__all__ = ["SpectralResult", "laplacian_eigenvectors", "normalized_adjacency"]
+__all__ = [
+    "SpectralResult",
+    "laplacian_eigenvectors",
+    "normalized_adjacency",
+    "solve_memory_bytes",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -172,9 +177,29 @@ class _Laplacian:
 
 def _memory_estimate(num_nodes: int, nnz: int, block_size: int, itemsize: int) -> int:
     sparse_bytes = nnz * (itemsize + 8) + 8 * (num_nodes + 1)
-    preparation_bytes = nnz * 24  # symmetrization: concatenated int64 ids and data
+    # symmetrization: the CSR of the edges, its transpose and their sum
+    preparation_bytes = 2 * nnz * (8 + itemsize)
     block_bytes = num_nodes * block_size * itemsize
     return max(preparation_bytes, sparse_bytes + 3 * block_bytes) + 24 * num_nodes
+
+
+def solve_memory_bytes(
+    num_nodes: int, num_edges: int, num_vectors: int, dtype: torch.dtype = torch.float32
+) -> int:
+    """Bytes :func:`laplacian_eigenvectors` needs at its peak, by the estimate it checks
+    against its budget (default oversampling).
+
+    Args:
+        num_nodes: ``N``; num_edges: directed edges of the input (each counted once);
+        num_vectors: ``k``; dtype: the solver's dtype.
+
+    Example:
+        >>> round(solve_memory_bytes(2_449_029, 123_718_152, 128) / 2**30, 1)
+        7.2
+    """
+    itemsize = 4 if dtype == torch.float32 else 8
+    block = num_vectors + max(8, num_vectors // 4)
+    return _memory_estimate(num_nodes, 2 * num_edges, block, itemsize)
 
 
 def _chebyshev_filter(
@@ -271,20 +296,26 @@ def laplacian_eigenvectors(
     extra = max(8, num_vectors // 4) if oversampling is None else int(oversampling)
     if extra < 0:
         raise ValueError(f"oversampling must be >= 0, got {oversampling}")
-    src, dst, total = edge_arrays(graph, num_nodes)
+    if isinstance(graph, Graph) and num_nodes in (None, graph.num_nodes()):
+        source: GraphLike = graph  # read as CSR by normalized_adjacency, no edge arrays
+        total, num_edges = graph.num_nodes(), graph.num_edges()
+    else:
+        src, dst, total = edge_arrays(graph, num_nodes)
+        source, num_edges = (src, dst), src.shape[0]
+        del src, dst
     budget = available_memory_bytes() if max_memory_bytes is None else int(max_memory_bytes)
     itemsize = 4 if dtype == torch.float32 else 8
-    estimate = _memory_estimate(total, 2 * src.shape[0], num_vectors + extra, itemsize)
+    estimate = _memory_estimate(total, 2 * num_edges, num_vectors + extra, itemsize)
     if budget is not None and estimate > budget:
         raise MemoryError(
             f"the eigen-solve needs about {estimate / 2**30:.2f} GiB ({total} nodes, "
-            f"{src.shape[0]} edges, block of {num_vectors + extra} {dtype} vectors), more than "
+            f"{num_edges} edges, block of {num_vectors + extra} {dtype} vectors), more than "
             f"the {budget / 2**30:.2f} GiB available"
         )
 
     numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
-    normalized, degree = normalized_adjacency((src, dst), total, dtype=numpy_dtype)
-    del src, dst
+    normalized, degree = normalized_adjacency(source, total, dtype=numpy_dtype)
+    del source
     trivial = _TrivialSpace(normalized, degree, dtype)
     available = total - trivial.num_components
     if num_vectors > available:

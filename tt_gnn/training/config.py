@@ -51,7 +51,9 @@ class TrainConfig:
         init: initializer of the learned table, TT or full (``"gaussian"``, ``"ortho"``,
             ``"spectral"``; same entry scale for both, see :func:`tt_gnn.init.initialize_table`);
             None (default): ``"spectral"`` for a TT table (the measured best, README
-            "Defaults"), ``"gaussian"`` for a full table (``nn.Embedding``'s own init).
+            "Defaults"; ``"gaussian"`` instead, with a notice, where the eigen-solve would not
+            fit in the available memory), ``"gaussian"`` for a full table
+            (``nn.Embedding``'s own init).
         reorder: ``"none"``, ``"random"``, ``"metis"``, ``"metis:<k>"`` or ``"tt-metis"``; None
             (default) means the embedding's default: ``"tt-metis"`` for a TT table (the measured
             best; see README "Defaults"), ``"none"`` otherwise (a full table or features gain
@@ -132,6 +134,9 @@ class TrainConfig:
             self.reorder = "tt-metis" if self.embedding == "tt" else "none"
         if self.init is None:
             self.init = "spectral" if self.embedding == "tt" else "gaussian"
+            # not a field: a default spectral init may fall back to gaussian where its
+            # eigen-solve does not fit in memory (tt_gnn.training.pipeline.resolve_init)
+            self._init_is_default = True
         self.fanouts = parse_fanouts(self.fanouts)
         for name in ("p_shapes", "q_shapes"):
             value = getattr(self, name)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -188,6 +189,31 @@ def prepare_data(
     return PreparedData(dataset, graph, backend, permutation, reorder_seconds)
 
 
+def resolve_init(config: TrainConfig, graph: Any) -> str:
+    """The initializer to run: ``config.init``, except that a *default* spectral init whose
+    eigen-solve would need more than the available memory becomes ``"gaussian"`` (printed,
+    and written back to ``config.init`` so the metrics and checkpoints record it). An explicit
+    ``init="spectral"`` is never replaced: it fails with the solver's MemoryError instead.
+    """
+    if config.init != "spectral" or not getattr(config, "_init_is_default", False):
+        return config.init
+    from tt_gnn.io import available_memory_bytes
+    from tt_gnn.spectral import solve_memory_bytes
+
+    needed = solve_memory_bytes(graph.num_nodes(), graph.num_edges(), config.embedding_dim)
+    available = available_memory_bytes()
+    if available is None or needed <= available:
+        return config.init
+    print(
+        f"tt-gnn: the default spectral init needs about {needed / 2**30:.1f} GiB for its "
+        f"eigen-solve, more than the {available / 2**30:.1f} GiB available: using "
+        "init='gaussian' (pass --init spectral to insist)",
+        file=sys.stderr,
+    )
+    config.init = "gaussian"
+    return config.init
+
+
 def build_node_input(
     config: TrainConfig, prepared: PreparedData
 ) -> tuple[nn.Module, int, int, float | None]:
@@ -205,6 +231,7 @@ def build_node_input(
         module = NodeFeatures(dataset.features.float())
         return module, module.embedding_dim, 0, None
     dense_parameters = num_nodes * config.embedding_dim
+    resolve_init(config, dataset.graph)
     if config.embedding == "full":
         from tt_gnn.init import initialize_table
 
