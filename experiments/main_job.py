@@ -226,6 +226,7 @@ def time_steps(args: argparse.Namespace, method: str) -> dict[str, Any]:
         progress=False,
     )
     prepared = prepare_data(config, dataset=dataset, permutation=permutation)
+    del dataset  # the TT run's relabeled copy replaces it (as in the trainer)
     model, parameters, ratio = build_classifier(config, prepared)
     model = model.to(device)
     optimizer = Optimizers.for_model(model, lr=config.lr, weight_decay=0.0)

@@ -117,7 +117,7 @@ def tt_lookup(
     *,
     deterministic: bool = False,
 ) -> torch.Tensor:
-    """Rows ``ids`` of the TT table, the last level computed by the fused CPU kernel.
+    """Rows ``ids`` of the TT table, every level computed by the fused CPU kernel.
 
     Same contract as :func:`tt_gnn.ops.tt_lookup`; differentiable with respect to every core.
 

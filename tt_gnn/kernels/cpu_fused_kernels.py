@@ -1,5 +1,5 @@
 """The numba side of :mod:`tt_gnn.kernels.cpu_fused`: SIMD vector intrinsics, a small matmul
-and the last-level forward/backward kernels, compiled on first use (:func:`compiled_kernels`).
+and the per-level forward/backward kernels, compiled on first use (:func:`compiled_kernels`).
 
 Importing this module imports neither numba nor compiles anything; see
 :mod:`tt_gnn.kernels.cpu_fused` for the design.

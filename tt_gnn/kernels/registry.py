@@ -268,8 +268,8 @@ register_lookup_backend(
         priority=20,
         auto_device_types=("cpu",),
         description=(
-            "numba kernel for the last core (rows grouped by prefix, explicit SIMD, "
-            "deterministic reduction); levels below by the torch path (tt_gnn.kernels.cpu_fused)"
+            "numba kernel for every level (terms grouped by parent prefix, explicit SIMD, "
+            "deterministic reduction) (tt_gnn.kernels.cpu_fused)"
         ),
         requirement="CPU tensors and numba installed",
     )
