@@ -268,3 +268,16 @@ def test_gpu_check_dry_run(tmp_path):
         assert f"## {section}" in report and "passed" in report
     assert "All sections passed." in report
     assert "Deterministic backward, two runs bit-identical: **True**" in report
+
+
+def test_bench_dropout_runs_and_writes_its_table(tmp_path, capsys):
+    module = _load_script("bench_dropout")
+    output = tmp_path / "bench_dropout.md"
+    threads = torch.get_num_threads()
+    try:
+        assert module.main(["--rows", "2000", "--dim", "8", "--repeats", "2", "--threads", "1",
+                            "--output", str(output)]) == 0  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    text = output.read_text()
+    assert "| nn.Dropout |" in text and "| tt_gnn Dropout |" in text and "1.00x" in text

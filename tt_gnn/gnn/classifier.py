@@ -35,6 +35,7 @@ from torch import nn
 
 from tt_gnn.checks import positive_int, probability
 from tt_gnn.gnn.blocks import Block
+from tt_gnn.gnn.dropout import Dropout
 from tt_gnn.gnn.sampler import full_neighbor_block
 from tt_gnn.graph import GraphLike, as_graph
 
@@ -149,7 +150,8 @@ class NodeClassifier(nn.Module):
         super().__init__()
         self.node_input = node_input
         self.num_layers = positive_int(num_layers, "num_layers")
-        self.dropout = nn.Dropout(probability(dropout, "dropout"))
+        # nn.Dropout's distribution with a mask ~3x cheaper to draw on the CPU (gnn/dropout.py)
+        self.dropout = Dropout(probability(dropout, "dropout"))
         self.layers = nn.ModuleList()
 
     def output_width(self, index: int) -> int:
