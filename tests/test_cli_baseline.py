@@ -65,3 +65,26 @@ def test_baseline_bad_options(shared_data, argv, message, capsys):
     assert status == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert message in error[-1] and "Traceback" not in "\n".join(error)
+
+
+def test_random_split_flag_reaches_baseline_and_trainer(shared_data, tmp_path):
+    """--random-split gives both commands the same seeded 60/20/20 split of cora."""
+    import argparse
+
+    from tt_gnn.cli.train import add_arguments, config_from_args
+
+    output = tmp_path / "lp.json"
+    status = main(
+        ["baseline", "--dataset", "cora", "--data-root", str(shared_data), "--random-split",
+         "--split-seed", "2", "--output-json", str(output)]  # fmt: skip
+    )
+    assert status == 0
+    description = json.loads(output.read_text())["split_description"]
+    assert description.startswith("random 60/20/20 split") and "seed 2" in description
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--dataset", "cora", "--random-split", "--split-seed", "2"])
+    config = config_from_args(args)
+    assert config.dataset_options == {"random_split": True}
+    trained_split = load_dataset("cora", root=shared_data, split_seed=2, **config.dataset_options)
+    assert trained_split.split_description == description

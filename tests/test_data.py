@@ -113,7 +113,7 @@ def test_multiple_standard_splits_pick_one(shared_data: Path) -> None:
     assert third.split_description == "Geom-GCN split 3 of 10"
     with pytest.raises(ValueError, match="split=10 requested but the file has 10 split"):
         load_dataset("chameleon", root=shared_data, split=10)
-    with pytest.raises(ValueError, match="no standard split; split=1"):
+    with pytest.raises(ValueError, match="split=1 is meaningless because it has no standard"):
         load_dataset("facebook_pagepage", root=shared_data, split=1)
 
 
@@ -513,3 +513,20 @@ def test_node_dataset_validates_its_fields() -> None:
         dataclasses.replace(dataset, test_idx=torch.tensor([200]))
     with pytest.raises(ValueError, match=r"features must be float32 \[200, F\]"):
         dataclasses.replace(dataset, features=torch.zeros(200, 3, dtype=torch.float64))
+
+
+def test_random_split_option_overrides_a_standard_split(shared_data: Path) -> None:
+    """cora with random_split=True: a seeded 60/20/20 split of the labeled nodes, not the
+    Planetoid masks; split=1 with it is refused, and a non-bool value too."""
+    public = load_dataset("cora", root=shared_data)
+    rich = load_dataset("cora", root=shared_data, split_seed=4, random_split=True)
+    again = load_dataset("cora", root=shared_data, split_seed=4, random_split=True)
+    assert torch.equal(rich.train_idx, again.train_idx)
+    sizes = [len(rich.train_idx), len(rich.val_idx), len(rich.test_idx)]
+    assert sum(sizes) == public.graph.num_nodes() and abs(sizes[0] - 0.6 * sum(sizes)) <= 2
+    assert len(public.train_idx) == 140 and "standard split not used" in rich.split_description
+    assert not set(rich.train_idx.tolist()) & set(rich.test_idx.tolist())
+    with pytest.raises(ValueError, match="split=1 is meaningless because a random split"):
+        load_dataset("cora", root=shared_data, split=1, random_split=True)
+    with pytest.raises(ValueError, match="random_split must be True or False"):
+        load_dataset("cora", root=shared_data, random_split="yes")

@@ -27,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=METHODS, default="lp", help="default: lp")
     parser.add_argument("--split", type=int, default=0, help="which standard split")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of a random split")
+    parser.add_argument(
+        "--random-split",
+        action="store_true",
+        help="a seeded random 60/20/20 split even where the dataset has a standard one",
+    )
     parser.add_argument("--labels-per-class", type=int, help="K training nodes per class")
     parser.add_argument("--num-val", type=int, default=500)
     parser.add_argument("--num-test", type=int, default=1000)
@@ -54,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
         epochs=1,
     )
     dataset = load_dataset(
-        config.dataset, root=config.data_root, split=config.split, split_seed=config.split_seed
+        config.dataset,
+        root=config.data_root,
+        split=config.split,
+        split_seed=config.split_seed,
+        **({"random_split": True} if args.random_split else {}),
     )
     if dataset.multilabel:
         raise ValueError(f"baselines need single-label data; {dataset.name} is multi-label")

@@ -135,6 +135,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--split", type=int, default=0, help="which standard split")
     group.add_argument("--split-seed", type=int, default=0, help="seed of a random split")
     group.add_argument(
+        "--random-split",
+        action="store_true",
+        help="a seeded random 60/20/20 split even where the dataset has a standard one "
+        "(shared npz datasets)",
+    )
+    group.add_argument(
         "--labels", help="labels file for an edge-list CSV dataset (CSV node,label or .npy)"
     )
     group.add_argument("--num-nodes", type=int, help="synthetic dataset size (default 20000)")
@@ -235,6 +241,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         dataset_options["num_nodes"] = args.num_nodes
     if args.labels is not None:
         dataset_options["labels"] = args.labels
+    if args.random_split:
+        dataset_options["random_split"] = True
     return TrainConfig(
         dataset=args.dataset,
         data_root=args.data_root,

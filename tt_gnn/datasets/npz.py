@@ -137,12 +137,18 @@ def load_npz(
     Required: ``edges`` int ``[E, 2]``. Optional: ``num_nodes`` (default: the label count),
     ``labels`` int ``[N]`` or ``labels_multi`` 0/1 ``[N, C]`` (or the ``labels`` option),
     ``train_mask``/``val_mask``/``test_mask`` bool ``[N]`` or ``[S, N]`` (else a seeded random
-    split), CSR features ``x_data``, ``x_indices``, ``x_indptr``, ``x_shape``.
+    split; the option ``random_split=True`` takes the random split even where masks exist),
+    CSR features ``x_data``, ``x_indices``, ``x_indptr``, ``x_shape``.
 
     Example:
         >>> load_npz(Path("cora/graph.npz"), "cora", 0, 0, False, {})  # doctest: +SKIP
     """
-    reject_options(options, ("labels", "num_nodes", "split_fractions"), f"npz file {path}")
+    reject_options(
+        options, ("labels", "num_nodes", "split_fractions", "random_split"), f"npz file {path}"
+    )
+    force_random = options.get("random_split", False)
+    if not isinstance(force_random, bool):
+        raise ValueError(f"random_split must be True or False, got {force_random!r}")
     fractions = check_fractions(options.get("split_fractions", DEFAULT_SPLIT_FRACTIONS))
     arrays = read_npz(path)
     source = str(path)
@@ -175,7 +181,7 @@ def load_npz(
     mask_keys = ("train_mask", "val_mask", "test_mask")
     present = [key for key in mask_keys if key in arrays]
     labeled = labeled_nodes(labels, multilabel)
-    if present:
+    if present and not force_random:
         if len(present) != 3:
             raise ValueError(f"{source}: has {present} but needs all of {list(mask_keys)}")
         train_idx, val_idx, test_idx, num_splits = split_from_masks(
@@ -184,14 +190,15 @@ def load_npz(
         split_description = _standard_split_name(name, num_splits, split)
     else:
         if split != 0:
+            reason = "a random split was asked for" if present else "it has no standard split"
             raise ValueError(
-                f"{source} has no standard split; split={split} is meaningless (use split_seed)"
+                f"{source}: split={split} is meaningless because {reason} (use split_seed)"
             )
         train_idx, val_idx, test_idx = random_split(labeled, fractions=fractions, seed=split_seed)
         what = "labeled nodes" if not bool(labeled.all()) else "nodes"
         split_description = (
             f"random {fraction_text(fractions)} split of {what}, seed {split_seed} "
-            "(no standard split)"
+            + ("(standard split not used)" if present else "(no standard split)")
         )
 
     features = None
