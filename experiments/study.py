@@ -5,18 +5,18 @@ accurate as a full table at a fraction of its size, do they beat label propagati
 TT initializer (gaussian or spectral) should be the default?
 
 Cells: protocol x dataset x model x config x seed. Protocols: ``standard`` (the trainer's
-split: Planetoid public, Geom-GCN split 0, or random 60/20/20 with split seed 0; the model
-seed varies), ``rich`` (a random 60/20/20 split, split seed 0, for the graphs whose standard
-split is label-sparse: ``--random-split``) and ``lpc20`` (20 labels per class, 500 val, 1000
-test, split seed = model seed). Configs: ``full-gaussian``, ``full-spectral``,
-``tt16-gaussian``, ``tt16-spectral`` (TT rank 16, tt-metis order) and ``tt32-best`` (rank 32, tt-metis, with whichever rank-16 init
-has the higher mean validation accuracy in the same protocol, dataset and model; it waits until
-a rank-16 run exists there). Every cell writes one JSON file under ``--runs-dir``
-(``<protocol>/<dataset>/<model>/<config>-seed<S>.json``, the trainer's metrics); an existing
-file is skipped, so the driver can be stopped and rerun. Label propagation (``tt-gnn
-baseline``) writes ``<protocol>/<dataset>/lp-seed<S>.json``. ``--report`` rebuilds the
-markdown tables and the plot from the files; hand-written text below the reading marker of an
-existing report is kept.
+split: Planetoid public, Geom-GCN split 0, or random 60/20/20 with split seed 0; the model seed
+varies), ``rich`` (a random 60/20/20 split, split seed 0, for the graphs whose standard split
+is label-sparse: ``--random-split``) and ``lpc20`` (20 labels per class, 500 val, 1000 test,
+split seed = model seed). Configs: ``full-gaussian``, ``full-spectral``, ``tt16-gaussian``,
+``tt16-spectral`` (TT rank 16, tt-metis order) and ``tt32-best`` (rank 32, tt-metis, with
+whichever rank-16 init has the higher mean validation accuracy in the same protocol, dataset
+and model; it waits until a rank-16 run exists there). Every cell writes one JSON file under
+``--runs-dir`` (``<protocol>/<dataset>/<model>/<config>-seed<S>.json``, the trainer's metrics);
+an existing file is skipped, so the driver can be stopped and rerun. Label propagation
+(``tt-gnn baseline``) writes ``<protocol>/<dataset>/lp-seed<S>.json``. ``--report`` rebuilds
+the markdown tables and the plot from the files; hand-written text below the reading marker of
+an existing report is kept.
 
 Usage (jobs run in priority order: seed 0 of every cell first, then the other seeds)::
 
