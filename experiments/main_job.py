@@ -78,6 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--embedding-dim", type=int, default=128)
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--reorder", default="tt-metis", help="the TT run's node order")
+    parser.add_argument(
+        "--init", default=None, help="initializer (default: the trainer's, spectral for TT)"
+    )
     parser.add_argument("--methods", default="tt,full")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default all)")
@@ -218,6 +221,7 @@ def time_steps(args: argparse.Namespace, method: str) -> dict[str, Any]:
         embedding_dim=args.embedding_dim,
         rank=args.rank,
         reorder=reorder,
+        init=args.init,
         hidden=args.hidden,
         fanouts=tuple(int(f) for f in args.fanouts.split(",")),
         batch_size=args.batch_size,

@@ -116,7 +116,12 @@ class SAGEConv(nn.Module):
         neighbors = _sum_into_destinations(block, messages) / degrees
         if not project_first:
             neighbors = self.fc_neigh(neighbors)
-        return self.fc_self(h[: block.num_dst]) + neighbors
+        own = h[: block.num_dst]
+        if not project_first and block.num_dst < h.shape[0]:
+            # A copy: fc_self saves its input for the weight gradient, and a view would keep
+            # all of h (e.g. 614k dropped-out input rows where num_dst is 61k) until backward.
+            own = own.clone()
+        return self.fc_self(own) + neighbors
 
     def __repr__(self) -> str:
         return f"SAGEConv({self.in_features}, {self.out_features}, aggregator='mean')"
