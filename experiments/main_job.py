@@ -289,7 +289,7 @@ def time_steps(args: argparse.Namespace, method: str) -> dict[str, Any]:
         "peak_rss_bytes": max(setup_peak, peak_rss_bytes()),
         "setup_peak_rss_bytes": setup_peak,
         "steps_peak_rss_bytes": peak_rss_bytes(),
-        "init": config.init,
+        "init": config.init_used,
         "peak_gpu_bytes": peak_gpu,
         "sampled_edges_per_step": statistics.median(sampled_edges) if sampled_edges else 0,
         "threads": torch.get_num_threads(),

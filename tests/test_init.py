@@ -392,6 +392,8 @@ def test_default_spectral_init_falls_back_to_gaussian_when_the_solve_does_not_fi
 ):
     """A TT run with the default init takes gaussian, says so, and records it, when the
     eigen-solve's estimate exceeds the available memory; an explicit spectral init keeps it."""
+    import dataclasses
+
     from tt_gnn.graph import Graph
     from tt_gnn.training import pipeline
     from tt_gnn.training.config import TrainConfig
@@ -399,9 +401,12 @@ def test_default_spectral_init_falls_back_to_gaussian_when_the_solve_does_not_fi
     graph = Graph.from_edges(torch.tensor([0, 1, 2]), torch.tensor([1, 2, 0]), num_nodes=3)
     monkeypatch.setattr("tt_gnn.io.available_memory_bytes", lambda: 1024)
     default = TrainConfig(embedding="tt")
-    assert pipeline.resolve_init(default, graph) == "gaussian" and default.init == "gaussian"
+    assert pipeline.resolve_init(default, graph) == "gaussian" and default.init_used == "gaussian"
+    assert default.init == "spectral" and default.init_is_default  # resumes under the same options
     assert "default spectral init needs about" in capsys.readouterr().err
+    copied = dataclasses.replace(default, device="cpu")  # as the launcher copies configs
+    assert pipeline.resolve_init(copied, graph) == "gaussian"
     explicit = TrainConfig(embedding="tt", init="spectral")
-    assert pipeline.resolve_init(explicit, graph) == "spectral"
+    assert pipeline.resolve_init(explicit, graph) == "spectral" and not explicit.init_is_default
     monkeypatch.setattr("tt_gnn.io.available_memory_bytes", lambda: 2**40)
     assert pipeline.resolve_init(TrainConfig(embedding="tt"), graph) == "spectral"

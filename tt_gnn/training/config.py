@@ -54,6 +54,9 @@ class TrainConfig:
             "Defaults"; ``"gaussian"`` instead, with a notice, where the eigen-solve would not
             fit in the available memory), ``"gaussian"`` for a full table
             (``nn.Embedding``'s own init).
+        init_is_default: set when ``init`` was None (the default above was chosen).
+        init_used: the initializer that ran, set when the model is built (it differs from
+            ``init`` only for a default spectral init that fell back to gaussian).
         reorder: ``"none"``, ``"random"``, ``"metis"``, ``"metis:<k>"`` or ``"tt-metis"``; None
             (default) means the embedding's default: ``"tt-metis"`` for a TT table (the measured
             best; see README "Defaults"), ``"none"`` otherwise (a full table or features gain
@@ -128,15 +131,15 @@ class TrainConfig:
     labels_per_class: int | None = None
     num_val: int = 500
     num_test: int = 1000
+    init_is_default: bool = False
+    init_used: str | None = None
 
     def __post_init__(self) -> None:
         if self.reorder is None:
             self.reorder = "tt-metis" if self.embedding == "tt" else "none"
         if self.init is None:
             self.init = "spectral" if self.embedding == "tt" else "gaussian"
-            # not a field: a default spectral init may fall back to gaussian where its
-            # eigen-solve does not fit in memory (tt_gnn.training.pipeline.resolve_init)
-            self._init_is_default = True
+            self.init_is_default = True
         self.fanouts = parse_fanouts(self.fanouts)
         for name in ("p_shapes", "q_shapes"):
             value = getattr(self, name)

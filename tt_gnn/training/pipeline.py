@@ -190,28 +190,29 @@ def prepare_data(
 
 
 def resolve_init(config: TrainConfig, graph: Any) -> str:
-    """The initializer to run: ``config.init``, except that a *default* spectral init whose
-    eigen-solve would need more than the available memory becomes ``"gaussian"`` (printed,
-    and written back to ``config.init`` so the metrics and checkpoints record it). An explicit
+    """The initializer to run, also stored in ``config.init_used``: ``config.init``, except
+    that a *default* spectral init (``config.init_is_default``) whose eigen-solve would need
+    more than the available memory becomes ``"gaussian"``, with a printed notice. An explicit
     ``init="spectral"`` is never replaced: it fails with the solver's MemoryError instead.
+    ``config.init`` itself is kept, so a checkpoint resumes under the same options.
     """
-    if config.init != "spectral" or not getattr(config, "_init_is_default", False):
-        return config.init
-    from tt_gnn.io import available_memory_bytes
-    from tt_gnn.spectral import solve_memory_bytes
+    used = config.init
+    if config.init == "spectral" and config.init_is_default:
+        from tt_gnn.io import available_memory_bytes
+        from tt_gnn.spectral import solve_memory_bytes
 
-    needed = solve_memory_bytes(graph.num_nodes(), graph.num_edges(), config.embedding_dim)
-    available = available_memory_bytes()
-    if available is None or needed <= available:
-        return config.init
-    print(
-        f"tt-gnn: the default spectral init needs about {needed / 2**30:.1f} GiB for its "
-        f"eigen-solve, more than the {available / 2**30:.1f} GiB available: using "
-        "init='gaussian' (pass --init spectral to insist)",
-        file=sys.stderr,
-    )
-    config.init = "gaussian"
-    return config.init
+        needed = solve_memory_bytes(graph.num_nodes(), graph.num_edges(), config.embedding_dim)
+        available = available_memory_bytes()
+        if available is not None and needed > available:
+            print(
+                f"tt-gnn: the default spectral init needs about {needed / 2**30:.1f} GiB for "
+                f"its eigen-solve, more than the {available / 2**30:.1f} GiB available: using "
+                "init='gaussian' (pass --init spectral to insist)",
+                file=sys.stderr,
+            )
+            used = "gaussian"
+    config.init_used = used
+    return used
 
 
 def build_node_input(
@@ -231,7 +232,7 @@ def build_node_input(
         module = NodeFeatures(dataset.features.float())
         return module, module.embedding_dim, 0, None
     dense_parameters = num_nodes * config.embedding_dim
-    resolve_init(config, dataset.graph)
+    init = resolve_init(config, dataset.graph)
     if config.embedding == "full":
         from tt_gnn.init import initialize_table
 
@@ -239,10 +240,10 @@ def build_node_input(
         with torch.no_grad():
             module.weight.copy_(
                 initialize_table(
-                    config.init,
+                    init,
                     num_nodes,
                     config.embedding_dim,
-                    graph=dataset.graph if config.init == "spectral" else None,
+                    graph=dataset.graph if init == "spectral" else None,
                     seed=config.seed,
                 )
             )
@@ -256,8 +257,8 @@ def build_node_input(
         rank=config.rank,
         p_shapes=shapes.p_shapes,
         q_shapes=shapes.q_shapes,
-        init=config.init,
-        graph=dataset.graph if config.init != "gaussian" else None,
+        init=init,
+        graph=dataset.graph if init != "gaussian" else None,
         seed=config.seed,
         deterministic=config.deterministic,
     )
