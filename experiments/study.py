@@ -39,6 +39,19 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUNS_DIR = PROJECT_ROOT / "experiments" / "results" / "study_runs"
+# The runs of the first study (lr 0.03, `study_runs/`) predate COMMANDS_FILE.
+FIRST_STUDY_COMMANDS = [
+    "PYTHONPATH=$PWD python experiments/study.py --max-minutes 48",
+    "PYTHONPATH=$PWD python experiments/study.py --max-minutes 2  # resumed once",
+    "PYTHONPATH=$PWD python experiments/study.py --seeds 0,1 --max-minutes 45  # later",
+    "PYTHONPATH=$PWD python experiments/study.py --max-minutes 40  # seed 2",
+]
+FIRST_STUDY_NOTE = (
+    "The first runs shared 2 CPU cores with other jobs; the later ones (the rich protocol, "
+    "GAT beyond cora, third seeds) ran on a quiet machine with the cheaper dropout mask "
+    "(same distribution, another random stream)."
+)
+COMMANDS_FILE = "commands.txt"
 READING_MARKER = "<!-- reading: hand-written below, kept by --report -->"
 
 CONFIGS = ["full-gaussian", "full-spectral", "tt16-gaussian", "tt16-spectral", "tt32-best"]
@@ -129,7 +142,9 @@ def split_arguments(protocol: str, seed: int) -> list[str]:
     raise ValueError(f"protocol must be 'standard', 'rich' or 'lpc20', got {protocol!r}")
 
 
-def train_command(job: Job, init: str, output: Path) -> list[str]:
+def train_command(
+    job: Job, init: str, output: Path, settings: dict[str, str] = COMMON_SETTINGS
+) -> list[str]:
     batch, epochs, eval_every, patience = SCHEDULES[(job.protocol, job.dataset)]
     embedding, rank = ("full", "16") if job.config.startswith("full") else ("tt", job.config[2:4])
     command = [
@@ -140,7 +155,7 @@ def train_command(job: Job, init: str, output: Path) -> list[str]:
     ]  # fmt: skip
     if embedding == "tt":
         command += ["--rank", rank, "--reorder", "tt-metis"]
-    for key, value in COMMON_SETTINGS.items():
+    for key, value in settings.items():
         command += [f"--{key}", value]
     return command + split_arguments(job.protocol, job.seed)
 
@@ -151,7 +166,9 @@ def lp_command(job: Job, output: Path) -> list[str]:
             *split_arguments(job.protocol, job.seed)]  # fmt: skip
 
 
-def build_jobs(cells: list[tuple[str, str, str]], seeds: list[int]) -> list[Job]:
+def build_jobs(
+    cells: list[tuple[str, str, str]], seeds: list[int], configs: list[str] = CONFIGS
+) -> list[Job]:
     """Seed-major: every cell's first seed, then the next seed. LP once per split."""
     jobs = []
     for seed in seeds:
@@ -161,7 +178,7 @@ def build_jobs(cells: list[tuple[str, str, str]], seeds: list[int]) -> list[Job]
                 lp = Job(protocol, dataset, "-", "lp", seed if protocol == "lpc20" else 0)
                 if lp not in jobs:
                     jobs.append(lp)
-            jobs += [Job(protocol, dataset, model, config, seed) for config in CONFIGS]
+            jobs += [Job(protocol, dataset, model, config, seed) for config in configs]
     return jobs
 
 
@@ -180,7 +197,13 @@ def best_rank16_init(runs_dir: Path, job: Job) -> str | None:
     return max(means, key=means.get) if means else None
 
 
-def run_jobs(jobs: list[Job], runs_dir: Path, threads: int, deadline: float) -> None:
+def run_jobs(
+    jobs: list[Job],
+    runs_dir: Path,
+    threads: int,
+    deadline: float,
+    settings: dict[str, str] = COMMON_SETTINGS,
+) -> None:
     environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT),
                    "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}  # fmt: skip
     for job in jobs:
@@ -202,7 +225,9 @@ def run_jobs(jobs: list[Job], runs_dir: Path, threads: int, deadline: float) -> 
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_suffix(".partial")
         command = (
-            lp_command(job, partial) if job.config == "lp" else train_command(job, init, partial)
+            lp_command(job, partial)
+            if job.config == "lp"
+            else train_command(job, init, partial, settings)
         )
         log_path = output.with_suffix(".log")
         started = time.time()
@@ -247,8 +272,14 @@ def mean_std(values: list[float]) -> str:
     return f"{mean:.1f} ± {std:.1f} (n={len(values)})"
 
 
-def report(runs: list[dict], command: str) -> tuple[str, dict]:
-    """Markdown tables, one per protocol, and the means used by the plot."""
+def report(
+    runs: list[dict], commands: list[str], runs_label: str, machine_note: str
+) -> tuple[str, dict]:
+    """Markdown tables, one per protocol, and the means used by the plot.
+
+    ``commands``: the command lines that produced the runs, then the report's own.
+    """
+    lrs = ", ".join(sorted({str(run["lr"]) for run in runs if "lr" in run})) or "?"
     by_cell: dict[tuple[str, str, str], dict[str, list[dict]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -261,18 +292,14 @@ def report(runs: list[dict], command: str) -> tuple[str, dict]:
     lines = [
         "# Accuracy study: full vs TT embeddings vs label propagation (featureless)",
         "",
-        "Produced by (rerun to resume; one JSON per run in `experiments/results/study_runs/`):",
+        f"Produced by (rerun to resume; one JSON per run in `{runs_label}/`):",
         "",
         "```",
-        "PYTHONPATH=$PWD python experiments/study.py --max-minutes 48",
-        "PYTHONPATH=$PWD python experiments/study.py --max-minutes 2  # resumed once",
-        "PYTHONPATH=$PWD python experiments/study.py --seeds 0,1 --max-minutes 45  # later",
-        "PYTHONPATH=$PWD python experiments/study.py --max-minutes 40  # seed 2",
-        command,
+        *commands,
         "```",
         "",
         "Test accuracy (%) at the best validation epoch, mean ± std over the seeds run (n). "
-        "GraphSAGE/GAT, 2 layers, hidden 128, embedding dim 128, fanouts 10,10, Adam lr 0.03, "
+        f"GraphSAGE/GAT, 2 layers, hidden 128, embedding dim 128, fanouts 10,10, Adam lr {lrs}, "
         "dropout 0.5; TT: 3 cores, tt-metis order; batch/epochs/eval/patience per dataset in "
         "`SCHEDULES` of the script. *standard*: the trainer's split (Planetoid public: about "
         "20 labels per class, so this is the label-sparse protocol for cora/citeseer/pubmed; "
@@ -283,9 +310,7 @@ def report(runs: list[dict], command: str) -> tuple[str, dict]:
         "class, 500 val, 1000 test, split seed = model seed. LP: `tt-gnn baseline --method lp` "
         "on the same split (one run for a standard split). `TT r32` uses the rank-16 init with "
         "the higher mean val accuracy (shown in brackets). 'not run': out of time budget. "
-        "The first runs shared 2 CPU cores with other jobs; the later ones (the rich protocol, "
-        "GAT beyond cora, third seeds) ran on a quiet machine with the cheaper dropout mask "
-        "(same distribution, another random stream).",
+        + machine_note,
         "",
     ]
     means: dict[tuple[str, str, str], dict[str, float]] = {}
@@ -366,6 +391,31 @@ def report(runs: list[dict], command: str) -> tuple[str, dict]:
     return "\n".join(lines), means
 
 
+def paired_comparison(runs: list[dict], others: list[dict], other_dir: Path) -> str:
+    """Per cell and config: these runs minus ``others`` with the same seed, in points."""
+
+    def key(run: dict) -> tuple:
+        return run["protocol"], run["dataset"], run["model"], run["config"], run["seed_key"]
+
+    other = {key(run): run for run in others if run["config"] not in ("lp", "tt32-best")}
+    pairs: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    for run in runs:
+        match = other.get(key(run))
+        if match is not None:
+            pairs[key(run)[:4]].append((run["test_accuracy"], match["test_accuracy"]))
+    lrs = sorted({str(run["lr"]) for run in others if "lr" in run})
+    lines = [f"## Against `{other_dir.name}` (lr {', '.join(lrs)}), paired by seed", "",
+             "| cell | config | n | these | those | difference (points) |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for (protocol, dataset, model, config), values in sorted(pairs.items()):
+        these = statistics.mean(v[0] for v in values)
+        those = statistics.mean(v[1] for v in values)
+        lines.append(f"| {protocol}, {dataset} / {model} | {CONFIG_TITLES[config]} | "
+                     f"{len(values)} | {100 * these:.1f} | {100 * those:.1f} | "
+                     f"{100 * (these - those):+.1f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def plot(means: dict, path: Path) -> None:
     import matplotlib
 
@@ -402,9 +452,28 @@ def main() -> None:
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR)
     parser.add_argument("--report", type=Path, help="write the markdown (and a .png) and exit")
     parser.add_argument("--list", action="store_true", help="print the jobs and exit")
+    parser.add_argument("--lr", default=COMMON_SETTINGS["lr"],
+                        help="Adam lr of every run (give it its own --runs-dir)")  # fmt: skip
+    parser.add_argument("--configs", default=",".join(CONFIGS),
+                        help="comma-separated subset of CONFIGS to run")  # fmt: skip
+    parser.add_argument("--compare-with", type=Path,
+                        help="with --report: add these runs, paired by seed")  # fmt: skip
+    parser.add_argument("--cells", help="comma-separated protocol/dataset/model cells to run "
+                        "(one group, in this order) instead of PRIORITY_GROUPS")  # fmt: skip
     args = parser.parse_args()
     if args.report is not None:
-        text, means = report(load_runs(args.runs_dir), " ".join(["python", *sys.argv]))
+        log = args.runs_dir / COMMANDS_FILE
+        history = log.read_text().splitlines() if log.exists() else FIRST_STUDY_COMMANDS
+        note = FIRST_STUDY_NOTE if not log.exists() else "One run at a time on 2 CPU cores."
+        try:
+            runs_label = str(args.runs_dir.resolve().relative_to(PROJECT_ROOT))
+        except ValueError:
+            runs_label = str(args.runs_dir)
+        own = " ".join(["python", *sys.argv])
+        runs = load_runs(args.runs_dir)
+        text, means = report(runs, [*history, own], runs_label, note)
+        if args.compare_with is not None:
+            text += "\n" + paired_comparison(runs, load_runs(args.compare_with), args.compare_with)
         kept = ""
         if args.report.exists() and READING_MARKER in args.report.read_text():
             kept = args.report.read_text().split(READING_MARKER, 1)[1]
@@ -413,11 +482,25 @@ def main() -> None:
         print(text)
         return
     seeds = [int(part) for part in args.seeds.split(",")]
-    jobs = [job for group in PRIORITY_GROUPS[: args.groups] for job in build_jobs(group, seeds)]
+    configs = args.configs.split(",")
+    unknown = sorted(set(configs) - set(CONFIGS))
+    if unknown:
+        parser.error(f"--configs: unknown {unknown}; expected a subset of {CONFIGS}")
+    groups = PRIORITY_GROUPS[: args.groups]
+    if args.cells:
+        cells = [tuple(cell.split("/")) for cell in args.cells.split(",")]
+        if any(len(cell) != 3 for cell in cells):
+            parser.error(f"--cells: expected protocol/dataset/model items, got {args.cells!r}")
+        groups = [cells]
+    jobs = [job for group in groups for job in build_jobs(group, seeds, configs)]
     if args.list:
         print("\n".join(str(job) for job in jobs))
         return
-    run_jobs(jobs, args.runs_dir, args.threads, time.time() + 60 * args.max_minutes)
+    settings = {**COMMON_SETTINGS, "lr": args.lr}
+    args.runs_dir.mkdir(parents=True, exist_ok=True)
+    with (args.runs_dir / COMMANDS_FILE).open("a") as log:
+        log.write(" ".join(["PYTHONPATH=$PWD python", *sys.argv]) + "\n")
+    run_jobs(jobs, args.runs_dir, args.threads, time.time() + 60 * args.max_minutes, settings)
 
 
 if __name__ == "__main__":
