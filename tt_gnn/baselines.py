@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from tt_gnn.graph import GraphLike, edge_arrays
+from tt_gnn.propagation import propagate
 from tt_gnn.spectral import laplacian_eigenvectors, normalized_adjacency
 
 __all__ = [
@@ -195,10 +196,7 @@ def propagate_labels(
     normalized, _ = normalized_adjacency((src, dst), total, dtype=np.float64)
     seeds = np.zeros((total, classes), dtype=np.float64)
     seeds[train, label_array[train]] = 1.0
-    scores = seeds.copy()
-    for _ in range(num_iterations):
-        scores = alpha * (normalized @ scores) + (1.0 - alpha) * seeds
-        scores[train] = seeds[train]
+    scores = propagate(normalized, seeds, alpha, num_iterations, clamp=(train, seeds[train]))
     return torch.from_numpy(scores)
 
 

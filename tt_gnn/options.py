@@ -21,6 +21,7 @@ __all__ = [
     "EMBEDDING_KINDS",
     "REORDER_METHODS",
     "GNN_BACKENDS",
+    "POST_PROCESS_METHODS",
     "parse_reorder",
     "parse_fanouts",
     "parse_devices",
@@ -30,6 +31,7 @@ MODEL_NAMES = ("sage", "gat")
 EMBEDDING_KINDS = ("tt", "full", "features")
 REORDER_METHODS = ("tt-metis", "metis", "random", "none")
 GNN_BACKENDS = ("auto", "torch", "dgl", "pyg")
+POST_PROCESS_METHODS = ("none", "cs")
 
 # An integer as the command line writes it: ASCII digits, an optional sign, spaces around
 # (Python's int() also takes "1_000" and non-ASCII digits such as "٣").

@@ -21,6 +21,7 @@ from tt_gnn.options import (
     EMBEDDING_KINDS,
     GNN_BACKENDS,
     MODEL_NAMES,
+    POST_PROCESS_METHODS,
     parse_devices,
     parse_fanouts,
     parse_reorder,
@@ -77,9 +78,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--rank", type=int, help=f"TT rank (default {_DEFAULTS.rank})")
     group.add_argument("--embedding-dim", type=int, default=_DEFAULTS.embedding_dim)
-    group.add_argument(
-        "--num-cores", type=int, help=f"TT cores (default {_DEFAULTS.num_cores})"
-    )
+    group.add_argument("--num-cores", type=int, help=f"TT cores (default {_DEFAULTS.num_cores})")
     group.add_argument("--p-shapes", type=_shape_list, help="TT row factors, e.g. 20,30,40")
     group.add_argument("--q-shapes", type=_shape_list, help="TT column factors, e.g. 4,4,8")
     group.add_argument(
@@ -113,6 +112,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--lr", type=float, default=_DEFAULTS.lr)
     group.add_argument("--weight-decay", type=float, default=_DEFAULTS.weight_decay)
+    group.add_argument(
+        "--post-process",
+        choices=POST_PROCESS_METHODS,
+        default=_DEFAULTS.post_process,
+        help="after training: cs = Correct and Smooth (label propagation of the model's "
+        "residuals and predictions, its weight chosen on the validation nodes); default "
+        f"{_DEFAULTS.post_process}",
+    )
     group.add_argument("--no-progress", action="store_true", help="no progress bars")
     group.add_argument(
         "--deterministic",
@@ -214,6 +221,7 @@ def training_options(args: argparse.Namespace, default_fanout: int = 10) -> dict
         weight_decay=args.weight_decay,
         progress=False if args.no_progress else None,
         deterministic=args.deterministic,
+        post_process=args.post_process,
     )
 
 

@@ -19,6 +19,7 @@ from tt_gnn.options import (
     EMBEDDING_KINDS,
     GNN_BACKENDS,
     MODEL_NAMES,
+    POST_PROCESS_METHODS,
     parse_fanouts,
     parse_reorder,
 )
@@ -57,6 +58,8 @@ class TrainConfig:
         init_is_default: set when ``init`` was None (the default above was chosen).
         init_used: the initializer that ran, set when the model is built (it differs from
             ``init`` only for a default spectral init that fell back to gaussian).
+        post_process: ``"none"`` or ``"cs"`` (Correct and Smooth on the best model's
+            predictions, :mod:`tt_gnn.training.postprocess`; single-label datasets only).
         reorder: ``"none"``, ``"random"``, ``"metis"``, ``"metis:<k>"`` or ``"tt-metis"``; None
             (default) means the embedding's default: ``"tt-metis"`` for a TT table (the measured
             best; see README "Defaults"), ``"none"`` otherwise (a full table or features gain
@@ -133,6 +136,7 @@ class TrainConfig:
     num_test: int = 1000
     init_is_default: bool = False
     init_used: str | None = None
+    post_process: str = "none"
 
     def __post_init__(self) -> None:
         if self.reorder is None:
@@ -194,6 +198,10 @@ class TrainConfig:
             positive_int(self.labels_per_class, "labels_per_class")
         positive_int(self.num_val, "num_val")
         positive_int(self.num_test, "num_test")
+        if self.post_process not in POST_PROCESS_METHODS:
+            raise ValueError(
+                f"post_process must be one of {POST_PROCESS_METHODS}, got {self.post_process!r}"
+            )
         if self.resume and self.checkpoint_dir is None:
             raise ValueError("resume=True needs a checkpoint_dir")
 

@@ -49,6 +49,7 @@ from tt_gnn.training.config import RESUME_KEYS, TrainConfig
 from tt_gnn.training.distributed import DistributedContext, all_reduce_sum, gather_rows
 from tt_gnn.training.optim import Optimizers
 from tt_gnn.training.pipeline import PreparedData, build_classifier, prepare_data, seed_everything
+from tt_gnn.training.postprocess import post_process_metrics
 from tt_gnn.training.report import format_record, print_summary
 
 __all__ = ["TrainResult", "TrainingDiverged", "train", "evaluate"]
@@ -378,7 +379,9 @@ def _train(
         "optimizer": optimizer.name,
         "gnn_backend": prepared.backend.name,
         **{key: value for key, value in config.to_dict().items() if key in RESUME_KEYS},
+        "post_process": config.post_process,
     }
+    metrics.update(post_process_metrics(model, prepared, config, context, progress))
     if data.metric != "accuracy":
         for split in ("test", "val"):
             metrics[f"{split}_{data.metric}"] = best.get(f"{split}_{data.metric}", float("nan"))

@@ -29,6 +29,14 @@ def print_summary(metrics: dict[str, Any]) -> None:
         f"best epoch {metrics['best_epoch']} of {metrics['epochs']}: "
         f"val accuracy {metrics['val_accuracy']:.4f}, test accuracy {metrics['test_accuracy']:.4f}",
     ]
+    if "model_test_accuracy" in metrics:
+        alpha = metrics["smooth_alpha"]
+        lines.append(
+            "correct-and-smooth: "
+            + (f"smoothing weight {alpha}" if alpha is not None else "not better on val, unused")
+            + f"; the model alone: val {metrics['model_val_accuracy']:.4f}, "
+            f"test {metrics['model_test_accuracy']:.4f}"
+        )
     if metrics["metric"] != "accuracy":
         name = metrics["metric"]
         lines.append(
