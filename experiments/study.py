@@ -190,7 +190,7 @@ def best_rank16_init(runs_dir: Path, job: Job) -> str | None:
         return chosen[0].stem.split("-")[1]
     means = {}
     for init in ("gaussian", "spectral"):
-        values = [json.loads(p.read_text())["val_accuracy"]
+        values = [model_accuracy(json.loads(p.read_text()), "val")
                   for p in folder.glob(f"tt16-{init}-seed*.json")]  # fmt: skip
         if values:
             means[init] = statistics.mean(values)
@@ -245,8 +245,17 @@ def run_jobs(
               flush=True)  # fmt: skip
 
 
+def model_accuracy(record: dict, split: str) -> float:
+    """The model's own accuracy (before a ``--post-process``, which keeps it under model_)."""
+    return record.get(f"model_{split}_accuracy", record[f"{split}_accuracy"])
+
+
 def load_runs(runs_dir: Path) -> list[dict]:
-    """Every finished run, with ``protocol`` and ``config`` taken from its path."""
+    """Every finished run, with ``protocol`` and ``config`` taken from its path.
+
+    ``test_accuracy``/``val_accuracy`` are the model's own; a run made with ``--post-process
+    cs`` also has ``cs_test_accuracy``/``cs_val_accuracy`` (what the trainer reported).
+    """
     runs = []
     for path in sorted(runs_dir.rglob("*.json")):
         parts = path.relative_to(runs_dir).parts
@@ -259,6 +268,10 @@ def load_runs(runs_dir: Path) -> list[dict]:
             record["config"] = "tt32-best" if config.startswith("tt32") else config
             record["init_used"] = config.split("-")[1]
         record["seed_key"] = int(path.stem.rsplit("-seed", 1)[1])
+        if "model_test_accuracy" in record:
+            for split in ("val", "test"):
+                record[f"cs_{split}_accuracy"] = record[f"{split}_accuracy"]
+                record[f"{split}_accuracy"] = record[f"model_{split}_accuracy"]
         runs.append(record)
     return runs
 
@@ -388,7 +401,62 @@ def report(
                 f"pairs, mean {statistics.mean(differences):+.1f} points"
             )
     lines.append("")
+    lines += correct_and_smooth_section(by_cell, lp)
     return "\n".join(lines), means
+
+
+def correct_and_smooth_section(
+    by_cell: dict[tuple[str, str, str], dict[str, list[dict]]],
+    lp: dict[tuple[str, str], list[float]],
+) -> list[str]:
+    """Test accuracy after ``--post-process cs`` (runs that have it), against LP."""
+    rows, checks = [], []
+    for key, configs in sorted(by_cell.items()):
+        protocol, dataset, model = key
+        cells, cs_means = [], {}
+        for config in CONFIGS:
+            values = [m["cs_test_accuracy"] for m in configs.get(config, [])
+                      if "cs_test_accuracy" in m]  # fmt: skip
+            cells.append(mean_std(values))
+            if values:
+                cs_means[config] = statistics.mean(values)
+        if not cs_means:
+            continue
+        lp_values = lp.get((protocol, dataset), [])
+        rows.append(f"| {protocol} | {dataset} / {model} | " + " | ".join(cells)
+                    + f" | {mean_std(lp_values)} |")  # fmt: skip
+        default = cs_means.get("tt16-spectral")
+        versus = []
+        if default is not None and lp_values:
+            versus.append(f"{100 * (default - statistics.mean(lp_values)):+.1f} vs LP")
+        for config in ("full-gaussian", "full-spectral"):
+            if default is not None and config in cs_means:
+                versus.append(f"{100 * (default - cs_means[config]):+.1f} vs "
+                              f"{CONFIG_TITLES[config]} + C&S")  # fmt: skip
+            plain = [m["test_accuracy"] for m in configs.get(config, [])]
+            if default is not None and plain:
+                versus.append(f"{100 * (default - statistics.mean(plain)):+.1f} vs "
+                              f"{CONFIG_TITLES[config]} alone")  # fmt: skip
+        if versus:
+            checks.append(f"- {protocol}, {dataset} / {model}: TT r16 spectral + C&S "
+                          + ", ".join(versus))  # fmt: skip
+    if not rows:
+        return []
+    return [
+        "## With Correct and Smooth (`--post-process cs`), test accuracy (%)",
+        "",
+        "The same runs as above (their model-alone numbers are the tables above), after the "
+        "trainer's Correct and Smooth, its smoothing weight chosen on the validation nodes.",
+        "",
+        "| protocol | dataset / model | "
+        + " | ".join(CONFIG_TITLES[c] for c in CONFIGS)
+        + " | LP |",
+        "|---" * (len(CONFIGS) + 3) + "|",
+        *rows,
+        "",
+        *checks,
+        "",
+    ]
 
 
 def paired_comparison(runs: list[dict], others: list[dict], other_dir: Path) -> str:
@@ -454,6 +522,8 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="print the jobs and exit")
     parser.add_argument("--lr", default=COMMON_SETTINGS["lr"],
                         help="Adam lr of every run (give it its own --runs-dir)")  # fmt: skip
+    parser.add_argument("--post-process", choices=("none", "cs"), default="none",
+                        help="the trainer's --post-process for every run")  # fmt: skip
     parser.add_argument("--configs", default=",".join(CONFIGS),
                         help="comma-separated subset of CONFIGS to run")  # fmt: skip
     parser.add_argument("--compare-with", type=Path,
@@ -496,7 +566,7 @@ def main() -> None:
     if args.list:
         print("\n".join(str(job) for job in jobs))
         return
-    settings = {**COMMON_SETTINGS, "lr": args.lr}
+    settings = {**COMMON_SETTINGS, "lr": args.lr, "post-process": args.post_process}
     args.runs_dir.mkdir(parents=True, exist_ok=True)
     with (args.runs_dir / COMMANDS_FILE).open("a") as log:
         log.write(" ".join(["PYTHONPATH=$PWD python", *sys.argv]) + "\n")
