@@ -125,9 +125,58 @@ def test_bad_inputs_are_named():
 
 def test_memory_estimate_grows_with_nodes_edges_and_classes():
     base = correct_and_smooth_memory_bytes(1000, 5000, 10)
-    assert base == 24 * 5000 + 64 * 1000 * 10
+    assert base == 25 * 5000 + 4 * 1000 * (2 * 10 + 64)
+    assert correct_and_smooth_memory_bytes(1000, 5000, 10, itemsize=8) > base
     assert correct_and_smooth_memory_bytes(2000, 5000, 10) > base
     assert correct_and_smooth_memory_bytes(1000, 5000, 20) > base
+
+
+def _softmax_inputs(num_nodes: int, classes: int, seed: int):
+    g = planted_partition_graph(num_nodes, classes, average_degree=8, mixing=0.2, seed=seed)
+    adjacency, _ = normalized_adjacency((g.src, g.dst), num_nodes, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(num_nodes, classes))
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    order = rng.permutation(num_nodes)
+    return adjacency, probabilities, np.asarray(g.labels), np.sort(order[: 2 * classes]), order
+
+
+def test_rows_chunks_and_float32_agree_with_the_full_float64_result(monkeypatch):
+    import tt_gnn.propagation as propagation
+
+    adjacency, probabilities, labels, train, order = _softmax_inputs(400, 20, seed=5)
+    full = correct_and_smooth(adjacency, probabilities, labels, train, num_iterations=30)
+    rows = order[100:160]
+    np.testing.assert_array_equal(
+        correct_and_smooth(adjacency, probabilities, labels, train, num_iterations=30, rows=rows),
+        full[rows],
+    )
+    # Every class column propagates on its own: one class at a time gives the same scores.
+    monkeypatch.setattr(propagation, "_COLUMN_CHUNK", 1)
+    one_by_one = correct_and_smooth(adjacency, probabilities, labels, train, num_iterations=30)
+    np.testing.assert_allclose(one_by_one, full, rtol=1e-12, atol=1e-14)
+    monkeypatch.undo()
+    single = correct_and_smooth(
+        adjacency.astype(np.float32), probabilities.astype(np.float32), labels, train,
+        num_iterations=30,
+    )  # fmt: skip
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, full, rtol=1e-3, atol=1e-5)
+
+
+def test_tuning_with_rows_returns_those_rows_of_the_chosen_scores():
+    adjacency, probabilities, labels, train, order = _softmax_inputs(300, 3, seed=6)
+    val, test = np.sort(order[10:110]), np.sort(order[110:])
+    alpha, everything = tune_correct_and_smooth(adjacency, probabilities, labels, train, val)
+    same_alpha, test_scores = tune_correct_and_smooth(
+        adjacency, probabilities, labels, train, val, rows=test
+    )
+    assert alpha is not None and same_alpha == alpha
+    np.testing.assert_array_equal(test_scores, everything[test])
+    np.testing.assert_array_equal(
+        test_scores,
+        correct_and_smooth(adjacency, probabilities, labels, train, smooth_alpha=alpha, rows=test),
+    )
 
 
 # --- the trainer's post_process="cs" -----------------------------------------------------

@@ -92,15 +92,98 @@ def propagate(
     return result
 
 
-def _one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
+#: Columns (classes) propagated at a time: the propagation's temporaries are ``N x 16``.
+_COLUMN_CHUNK = 16
+
+
+def _float_dtype(array: np.ndarray) -> type:
+    return np.float32 if array.dtype == np.float32 else np.float64
+
+
+def _one_hot(labels: np.ndarray, num_classes: int, dtype: type) -> np.ndarray:
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
             f"training labels must be class ids in 0..{num_classes - 1}, got "
             f"{int(labels.min())}..{int(labels.max())}"
         )
-    encoded = np.zeros((labels.shape[0], num_classes))
+    encoded = np.zeros((labels.shape[0], num_classes), dtype=dtype)
     encoded[np.arange(labels.shape[0]), labels] = 1.0
     return encoded
+
+
+def _inputs(
+    probabilities: np.ndarray, labels: np.ndarray, train_idx: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(probabilities as float32/float64, train ids, one-hot training labels)``."""
+    probabilities = np.asarray(probabilities)
+    probabilities = probabilities.astype(_float_dtype(probabilities), copy=False)
+    if probabilities.ndim != 2:
+        raise ValueError(f"probabilities must be [N, C], got shape {probabilities.shape}")
+    train = np.asarray(train_idx, dtype=np.int64)
+    targets = _one_hot(np.asarray(labels)[train], probabilities.shape[1], probabilities.dtype)
+    return probabilities, train, targets
+
+
+def _correct(
+    adjacency: sp.spmatrix,
+    probabilities: np.ndarray,
+    train: np.ndarray,
+    targets: np.ndarray,
+    alpha: float,
+    num_iterations: int,
+) -> np.ndarray:
+    """Step 1: ``P`` plus the spread training residuals, autoscaled; training rows = labels.
+
+    One new ``[N, C]`` block; the residuals are spread ``_COLUMN_CHUNK`` classes at a time.
+    """
+    num_nodes, num_classes = probabilities.shape
+    train_residual = targets - probabilities[train]
+    corrected = np.empty_like(probabilities)  # the spread residuals first
+    for first in range(0, num_classes, _COLUMN_CHUNK):
+        columns = slice(first, first + _COLUMN_CHUNK)
+        residual = np.zeros((num_nodes, train_residual[:, columns].shape[1]), probabilities.dtype)
+        residual[train] = train_residual[:, columns]
+        corrected[:, columns] = propagate(
+            adjacency, residual, alpha, num_iterations, clamp=(train, residual[train])
+        )
+    # "Autoscale": every node's correction gets the mean L1 size of the training residuals.
+    scale = np.abs(train_residual).sum(axis=1).mean() if train.size else 0.0
+    size = np.abs(corrected).sum(axis=1, keepdims=True)
+    np.divide(corrected, size, out=corrected, where=size > 0)  # rows of size 0 are all 0
+    corrected *= scale
+    corrected += probabilities
+    corrected[train] = targets
+    return corrected
+
+
+def _smooth(
+    adjacency: sp.spmatrix,
+    corrected: np.ndarray,
+    train: np.ndarray,
+    targets: np.ndarray,
+    alpha: float,
+    num_iterations: int,
+    rows: np.ndarray | None,
+) -> np.ndarray:
+    """Step 2: label propagation from ``corrected``, training rows held; ``rows`` kept."""
+    num_classes = corrected.shape[1]
+    kept_rows = corrected.shape[0] if rows is None else rows.shape[0]
+    scores = np.empty((kept_rows, num_classes), dtype=corrected.dtype)
+    for first in range(0, num_classes, _COLUMN_CHUNK):
+        columns = slice(first, first + _COLUMN_CHUNK)
+        smoothed = propagate(
+            adjacency,
+            np.ascontiguousarray(corrected[:, columns]),
+            alpha,
+            num_iterations,
+            clamp=(train, targets[:, columns]),
+        )
+        scores[:, columns] = smoothed if rows is None else smoothed[rows]
+    return scores
+
+
+def _rows(rows: Any) -> np.ndarray | None:
+    return None if rows is None else np.asarray(rows, dtype=np.int64)
 
 
 def correct_and_smooth(
@@ -112,39 +195,31 @@ def correct_and_smooth(
     correct_alpha: float = 0.8,
     smooth_alpha: float = 0.9,
     num_iterations: int = 50,
+    rows: Any = None,
 ) -> np.ndarray:
-    """Correct and Smooth scores of every node (see the module docstring).
+    """Correct and Smooth scores (see the module docstring).
+
+    Memory: besides ``adjacency`` and ``probabilities``, one ``[N, C]`` block and
+    temporaries of ``N x 16`` (classes are propagated 16 at a time; each class column
+    propagates on its own, so the result does not depend on the grouping).
 
     Args:
         adjacency: ``S``, ``(N, N)`` sparse (:func:`tt_gnn.spectral.normalized_adjacency`).
         probabilities: ``P``, ``[N, C]`` class probabilities of the trained model (rows sum to
-            1), every node.
+            1), every node; float32 stays float32 (half the memory), anything else is float64.
         labels: int ``[N]`` class ids (only ``labels[train_idx]`` is read).
         train_idx: int ``[T]`` training nodes.
         correct_alpha, smooth_alpha: propagation weights of the two steps, in ``(0, 1]``.
         num_iterations: steps of each propagation.
+        rows: int node ids whose scores to return (default: all nodes).
 
     Returns:
-        float64 ``[N, C]`` scores (argmax = prediction); training rows are their one-hot labels.
+        ``[len(rows), C]`` scores (``[N, C]`` by default; argmax = prediction) in
+        ``probabilities``' float dtype; training rows are their one-hot labels.
     """
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    if probabilities.ndim != 2:
-        raise ValueError(f"probabilities must be [N, C], got shape {probabilities.shape}")
-    train = np.asarray(train_idx, dtype=np.int64)
-    targets = _one_hot(np.asarray(labels)[train], probabilities.shape[1])
-    residual = np.zeros_like(probabilities)
-    residual[train] = targets - probabilities[train]
-    spread = propagate(
-        adjacency, residual, correct_alpha, num_iterations, clamp=(train, residual[train])
-    )
-    # "Autoscale": every node's correction gets the mean L1 size of the training residuals.
-    scale = np.abs(residual[train]).sum(axis=1).mean() if train.size else 0.0
-    size = np.abs(spread).sum(axis=1, keepdims=True)
-    corrected = probabilities + scale * np.divide(
-        spread, size, out=np.zeros_like(spread), where=size > 0
-    )
-    corrected[train] = targets
-    return propagate(adjacency, corrected, smooth_alpha, num_iterations, clamp=(train, targets))
+    probabilities, train, targets = _inputs(probabilities, labels, train_idx)
+    corrected = _correct(adjacency, probabilities, train, targets, correct_alpha, num_iterations)
+    return _smooth(adjacency, corrected, train, targets, smooth_alpha, num_iterations, _rows(rows))
 
 
 def tune_correct_and_smooth(
@@ -154,48 +229,60 @@ def tune_correct_and_smooth(
     train_idx: Any,
     val_idx: Any,
     *,
+    rows: Any = None,
     smooth_alphas: tuple[float, ...] = DEFAULT_SMOOTH_ALPHAS,
     num_iterations: int = 50,
 ) -> tuple[float | None, np.ndarray]:
-    """The smoothing weight with the best validation accuracy, and its scores.
+    """The smoothing weight with the best validation accuracy, and its scores for ``rows``.
 
-    The model's own predictions compete too: ``(None, probabilities)`` is returned unless
-    some weight is strictly better on ``val_idx`` (ties go to the earlier candidate), so the
-    post-processing cannot be chosen where it does not help the validation nodes.
+    The correction (step 1, ``correct_alpha=0.8``) is computed once and smoothed with every
+    weight. The model's own predictions compete too: ``(None, probabilities[rows])`` is
+    returned unless some weight is strictly better on ``val_idx`` (ties go to the earlier
+    candidate), so the post-processing cannot be chosen where it does not help the
+    validation nodes.
 
     Returns:
-        ``(smooth_alpha or None, [N, C] scores)``.
+        ``(smooth_alpha or None, [len(rows), C] scores)`` (``[N, C]`` without ``rows``).
     """
     labels = np.asarray(labels)
     val = np.asarray(val_idx, dtype=np.int64)
     if val.size == 0:
         raise ValueError("tune_correct_and_smooth needs validation nodes (val_idx is empty)")
+    probabilities, train, targets = _inputs(probabilities, labels, train_idx)
+    wanted = _rows(rows)
+    kept = None if wanted is None else np.concatenate([val, wanted])
 
-    def val_accuracy(scores: np.ndarray) -> float:
-        return float((scores[val].argmax(axis=1) == labels[val]).mean())
+    def split(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(validation rows, wanted rows)`` of scores for ``kept`` (or all) rows."""
+        if kept is None:
+            return scores[val], scores
+        return scores[: val.shape[0]], scores[val.shape[0] :]
 
-    best_alpha, best_scores = None, np.asarray(probabilities)
-    best = val_accuracy(best_scores)
+    def val_accuracy(val_scores: np.ndarray) -> float:
+        return float((val_scores.argmax(axis=1) == labels[val]).mean())
+
+    own = probabilities if kept is None else probabilities[kept]
+    best_alpha, (val_scores, best_scores) = None, split(own)
+    best = val_accuracy(val_scores)
+    corrected = _correct(adjacency, probabilities, train, targets, 0.8, num_iterations)
     for alpha in smooth_alphas:
-        scores = correct_and_smooth(
-            adjacency,
-            probabilities,
-            labels,
-            train_idx,
-            smooth_alpha=alpha,
-            num_iterations=num_iterations,
+        val_scores, scores = split(
+            _smooth(adjacency, corrected, train, targets, alpha, num_iterations, kept)
         )
-        score = val_accuracy(scores)
+        score = val_accuracy(val_scores)
         if score > best:
             best_alpha, best_scores, best = alpha, scores, score
     return best_alpha, best_scores
 
 
-def correct_and_smooth_memory_bytes(num_nodes: int, num_edges: int, num_classes: int) -> int:
+def correct_and_smooth_memory_bytes(
+    num_nodes: int, num_edges: int, num_classes: int, itemsize: int = 4
+) -> int:
     """About the peak memory of :func:`tune_correct_and_smooth` beside the model.
 
-    The float64 symmetrized adjacency (~2 entries per edge, 12 bytes each) and about eight
-    ``N x C`` float64 blocks (probabilities, residuals, corrections, the propagation's
-    iterate and product, the best scores so far).
+    Building the symmetrized normalized adjacency (~25 bytes per edge, as
+    :func:`tt_gnn.spectral.symmetric_adjacency`), the probabilities and the corrected block
+    (``2 N C`` entries of ``itemsize`` bytes) and the propagation's ``N x 16`` temporaries
+    (about four).
     """
-    return 24 * int(num_edges) + 8 * 8 * int(num_nodes) * int(num_classes)
+    return 25 * int(num_edges) + int(itemsize) * int(num_nodes) * (2 * int(num_classes) + 64)
