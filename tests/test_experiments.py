@@ -281,3 +281,21 @@ def test_bench_dropout_runs_and_writes_its_table(tmp_path, capsys):
         torch.set_num_threads(threads)
     text = output.read_text()
     assert "| nn.Dropout |" in text and "| tt_gnn Dropout |" in text and "1.00x" in text
+
+
+def test_bench_postprocess_dry_run_writes_its_table(tmp_path):
+    """experiments/bench_postprocess.py --dry-run: times Correct and Smooth, writes its table."""
+    import subprocess
+    import sys
+
+    output = tmp_path / "bench_postprocess.md"
+    completed = subprocess.run(
+        [sys.executable, str(EXPERIMENTS / "bench_postprocess.py"), "--dry-run",
+         "--cache-dir", str(tmp_path / "cache"), "--output", str(output)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    header, _, row = output.read_text().strip().splitlines()[-3:]
+    values = dict(zip(header.strip("|").split(" | "), row.strip("|").split(" | ")))
+    assert values[" nodes"].strip() == "2,000" and int(values["spmm"]) == 2 * 50 * 5
+    assert float(values["tune s"]) > 0
