@@ -204,15 +204,16 @@ def _config(**overrides):
 def test_trainer_reports_the_model_and_the_post_processed_accuracy(small_dataset, tmp_path):
     from tt_gnn.training import train
 
-    plain = train(_config(), dataset=small_dataset).metrics
+    plain = train(_config(post_process="none"), dataset=small_dataset).metrics
     output = tmp_path / "metrics.json"
     smoothed = train(_config(post_process="cs", output_json=str(output)), dataset=small_dataset)
     metrics = smoothed.metrics
     # Same (deterministic) training, so the model's own numbers are the plain run's.
     assert metrics["model_val_accuracy"] == plain["val_accuracy"]
     assert metrics["model_test_accuracy"] == plain["test_accuracy"]
-    assert plain["post_process"] == "none" and "model_test_accuracy" not in plain
-    assert metrics["post_process"] == "cs" and metrics["post_process_seconds"] > 0
+    assert plain["post_process_used"] == "none" and "model_test_accuracy" not in plain
+    assert metrics["post_process"] == "cs" and metrics["post_process_used"] == "cs"
+    assert metrics["post_process_seconds"] > 0
     # Chosen on validation: never below the model there; unchanged when not chosen.
     assert metrics["val_accuracy"] >= metrics["model_val_accuracy"]
     if metrics["smooth_alpha"] is None:
@@ -224,18 +225,29 @@ def test_trainer_reports_the_model_and_the_post_processed_accuracy(small_dataset
     assert json.loads(output.read_text())["test_accuracy"] == metrics["test_accuracy"]
 
 
-def test_trainer_skips_post_processing_that_does_not_fit(small_dataset, monkeypatch, capsys):
+def test_auto_skips_what_does_not_fit_and_cs_refuses_it(small_dataset, monkeypatch, capsys):
     import tt_gnn.io
     from tt_gnn.training import train
 
     monkeypatch.setattr(tt_gnn.io, "available_memory_bytes", lambda: 1000)
-    metrics = train(_config(post_process="cs", epochs=1), dataset=small_dataset).metrics
+    metrics = train(_config(epochs=1), dataset=small_dataset).metrics  # post_process="auto"
+    assert metrics["post_process"] == "auto" and metrics["post_process_used"] == "none"
     assert "more than the available memory (0.0 GiB)" in metrics["post_process_skipped"]
     assert "model_test_accuracy" not in metrics
     assert "correct-and-smooth skipped" in capsys.readouterr().err
+    with pytest.raises(MemoryError, match=r"post_process='cs' needs about .* --post-process none"):
+        train(_config(post_process="cs", epochs=1), dataset=small_dataset)
 
 
-def test_trainer_refuses_post_processing_it_cannot_do(small_dataset):
+def test_auto_runs_correct_and_smooth_where_it_applies(small_dataset):
+    from tt_gnn.training import train
+
+    metrics = train(_config(epochs=1), dataset=small_dataset).metrics
+    assert metrics["post_process"] == "auto" and metrics["post_process_used"] == "cs"
+    assert metrics["val_accuracy"] >= metrics["model_val_accuracy"]
+
+
+def test_multilabel_data_is_skipped_by_auto_and_refused_by_cs(small_dataset):
     import dataclasses
 
     import torch
@@ -250,6 +262,9 @@ def test_trainer_refuses_post_processing_it_cannot_do(small_dataset):
     )
     with pytest.raises(ValueError, match="multi-label"):
         train(_config(post_process="cs", epochs=1, embedding="full"), dataset=multilabel)
+    metrics = train(_config(epochs=1, embedding="full"), dataset=multilabel).metrics
+    assert metrics["post_process_skipped"] == "multi-label dataset"
+    assert metrics["post_process_used"] == "none"
 
 
 def test_cli_post_process_option(tmp_path, capsys):
@@ -262,7 +277,8 @@ def test_cli_post_process_option(tmp_path, capsys):
                  "16", "--hidden", "16", "--rank", "4", "--batch-size", "64", "--fanouts",
                  "5,5", "--no-progress", "--epochs", "1", "--output-json", str(output)]  # fmt: skip
     assert main([*arguments, "--post-process", "cs"]) == 0
-    assert "correct-and-smooth:" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "(the model alone): val accuracy" in printed and "after correct-and-smooth" in printed
     assert json.loads(output.read_text())["post_process"] == "cs"
     with pytest.raises(SystemExit):
         main([*arguments, "--post-process", "lp"])

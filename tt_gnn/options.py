@@ -31,7 +31,7 @@ MODEL_NAMES = ("sage", "gat")
 EMBEDDING_KINDS = ("tt", "full", "features")
 REORDER_METHODS = ("tt-metis", "metis", "random", "none")
 GNN_BACKENDS = ("auto", "torch", "dgl", "pyg")
-POST_PROCESS_METHODS = ("none", "cs")
+POST_PROCESS_METHODS = ("auto", "cs", "none")
 
 # An integer as the command line writes it: ASCII digits, an optional sign, spaces around
 # (Python's int() also takes "1_000" and non-ASCII digits such as "٣").

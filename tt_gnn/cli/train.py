@@ -117,8 +117,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         choices=POST_PROCESS_METHODS,
         default=_DEFAULTS.post_process,
         help="after training: cs = Correct and Smooth (label propagation of the model's "
-        "residuals and predictions, its weight chosen on the validation nodes); default "
-        f"{_DEFAULTS.post_process}",
+        "residuals and predictions, its weight chosen on the validation nodes); auto "
+        "(default) = cs where it applies (single-label data that fits in memory), else none",
     )
     group.add_argument("--no-progress", action="store_true", help="no progress bars")
     group.add_argument(

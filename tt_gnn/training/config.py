@@ -58,8 +58,10 @@ class TrainConfig:
         init_is_default: set when ``init`` was None (the default above was chosen).
         init_used: the initializer that ran, set when the model is built (it differs from
             ``init`` only for a default spectral init that fell back to gaussian).
-        post_process: ``"none"`` or ``"cs"`` (Correct and Smooth on the best model's
-            predictions, :mod:`tt_gnn.training.postprocess`; single-label datasets only).
+        post_process: ``"auto"`` (default), ``"cs"`` or ``"none"``: Correct and Smooth on
+            the best model's predictions (:mod:`tt_gnn.training.postprocess`); ``"auto"`` runs
+            it where it applies (single-label, fits in memory), ``"cs"`` fails where it does
+            not.
         reorder: ``"none"``, ``"random"``, ``"metis"``, ``"metis:<k>"`` or ``"tt-metis"``; None
             (default) means the embedding's default: ``"tt-metis"`` for a TT table (the measured
             best; see README "Defaults"), ``"none"`` otherwise (a full table or features gain
@@ -136,7 +138,7 @@ class TrainConfig:
     num_test: int = 1000
     init_is_default: bool = False
     init_used: str | None = None
-    post_process: str = "none"
+    post_process: str = "auto"
 
     def __post_init__(self) -> None:
         if self.reorder is None:

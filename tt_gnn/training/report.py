@@ -25,18 +25,26 @@ def format_record(record: dict[str, float], epochs: int) -> str:
 
 def print_summary(metrics: dict[str, Any]) -> None:
     ratio = metrics["compression_ratio"]
-    lines = [
-        f"best epoch {metrics['best_epoch']} of {metrics['epochs']}: "
-        f"val accuracy {metrics['val_accuracy']:.4f}, test accuracy {metrics['test_accuracy']:.4f}",
-    ]
     if "model_test_accuracy" in metrics:
         alpha = metrics["smooth_alpha"]
-        lines.append(
-            "correct-and-smooth: "
-            + (f"smoothing weight {alpha}" if alpha is not None else "not better on val, unused")
-            + f"; the model alone: val {metrics['model_val_accuracy']:.4f}, "
-            f"test {metrics['model_test_accuracy']:.4f}"
-        )
+        lines = [
+            f"best epoch {metrics['best_epoch']} of {metrics['epochs']} (the model alone): "
+            f"val accuracy {metrics['model_val_accuracy']:.4f}, "
+            f"test accuracy {metrics['model_test_accuracy']:.4f}",
+            "after correct-and-smooth "
+            + (
+                f"(smoothing weight {alpha})"
+                if alpha is not None
+                else "(not better on val: unused)"
+            )
+            + f": val accuracy {metrics['val_accuracy']:.4f}, "
+            f"test accuracy {metrics['test_accuracy']:.4f}",
+        ]
+    else:
+        lines = [
+            f"best epoch {metrics['best_epoch']} of {metrics['epochs']}: val accuracy "
+            f"{metrics['val_accuracy']:.4f}, test accuracy {metrics['test_accuracy']:.4f}",
+        ]
     if metrics["metric"] != "accuracy":
         name = metrics["metric"]
         lines.append(
