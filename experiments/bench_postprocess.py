@@ -9,8 +9,9 @@ probabilities over ``--num-classes`` classes (the work does not depend on their 
 
 - ``adjacency s``: building the float32 symmetric normalized adjacency;
 - ``tune s``: the correction and the smoothing with each of the four weights (``spmm``: sparse
-  products of ``N x 16`` blocks it ran, and the time per one); with ``--num-iterations`` below
-  the trainer's 50, ``tune s at 50 steps`` scales it to 50 (every step costs the same);
+  products of ``N x 16`` blocks it ran, on torch's threads, and the time per one); with
+  ``--num-iterations`` below the trainer's 50, ``tune s at 50 steps`` scales it to 50 (every
+  step costs the same);
 - ``extra peak``: the peak RSS above what the process held before (the graph and the
   probabilities), against :func:`tt_gnn.propagation.correct_and_smooth_memory_bytes`, the
   estimate the trainer checks before it starts.
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
                        "| " + " | ".join(row) + " |"])  # fmt: skip
     command = "python experiments/bench_postprocess.py " + " ".join(argv or sys.argv[1:])
-    text = f"`{command}` (threads: scipy's products are single-threaded)\n\n{table}\n"
+    text = f"`{command}` (torch threads: {torch.get_num_threads()})\n\n{table}\n"
     print(text)
     if args.output is not None:
         with args.output.open("a") as stream:

@@ -125,7 +125,7 @@ def test_bad_inputs_are_named():
 
 def test_memory_estimate_grows_with_nodes_edges_and_classes():
     base = correct_and_smooth_memory_bytes(1000, 5000, 10)
-    assert base == 25 * 5000 + 4 * 1000 * (2 * 10 + 64)
+    assert base == 25 * 5000 + 4 * 1000 * (2 * 10 + 64) + 2**28
     assert correct_and_smooth_memory_bytes(1000, 5000, 10, itemsize=8) > base
     assert correct_and_smooth_memory_bytes(2000, 5000, 10) > base
     assert correct_and_smooth_memory_bytes(1000, 5000, 20) > base
@@ -283,3 +283,30 @@ def test_cli_post_process_option(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*arguments, "--post-process", "lp"])
     assert "invalid choice: 'lp'" in capsys.readouterr().err
+
+
+def test_propagation_is_the_same_on_any_thread_count_and_takes_torch_csr():
+    import torch
+
+    adjacency, _ = _graph(500)
+    start = np.random.default_rng(7).random((500, 16))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = propagate(adjacency, start, 0.9, 10)
+        torch.set_num_threads(2)
+        two = propagate(adjacency, start, 0.9, 10)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(one, two)
+    reference = start.copy()
+    for _ in range(10):
+        reference = 0.9 * (adjacency @ reference) + 0.1 * start  # scipy's product
+    np.testing.assert_allclose(one, reference, rtol=1e-12, atol=1e-14)
+    as_torch = torch.sparse_csr_tensor(
+        torch.from_numpy(adjacency.indptr), torch.from_numpy(adjacency.indices),
+        torch.from_numpy(adjacency.data), size=adjacency.shape,
+    )  # fmt: skip
+    np.testing.assert_array_equal(propagate(as_torch, start, 0.9, 10), one)
+    with pytest.raises(ValueError, match="must be a CSR tensor"):
+        propagate(as_torch.to_sparse_coo(), start, 0.9, 1)

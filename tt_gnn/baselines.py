@@ -154,8 +154,9 @@ def propagate_labels(
     elsewhere; ``F`` starts at ``Y``, and after every step the training rows of ``F`` are reset
     to ``Y`` (clamping). Without clamping this is Zhou et al.'s iteration, which converges to
     ``(1 - alpha)(I - alpha S)^{-1} Y``; ``num_iterations`` of it reach nodes that many hops
-    from a training node. Computed in float64 with scipy sparse products (``O(nnz C)`` per
-    step, no dense ``N x N``), so the result is exactly reproducible.
+    from a training node. Computed in float64 with sparse products
+    (:func:`tt_gnn.propagation.propagate`, ``O(nnz C)`` per step, no dense ``N x N``), the
+    same on any thread count.
 
     Args:
         graph: see the module docstring; ``num_nodes`` for a ``(src, dst)`` pair.

@@ -28,10 +28,12 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 __all__ = [
     "DEFAULT_SMOOTH_ALPHAS",
@@ -45,8 +47,33 @@ __all__ = [
 DEFAULT_SMOOTH_ALPHAS = (0.8, 0.9, 0.95, 0.99)
 
 
+def _operator(adjacency: Any, dtype: np.dtype) -> torch.Tensor:
+    """``adjacency`` as a torch CSR tensor of ``dtype`` (scipy input shares its arrays where it
+    can).
+
+    Products then run on torch's threads (parallel over rows, each row summed in one fixed
+    order, so the result does not depend on the thread count): 3x scipy's single-threaded
+    product on 2 cores (`experiments/results/bench_postprocess.md`).
+    """
+    if isinstance(adjacency, torch.Tensor):
+        if adjacency.layout != torch.sparse_csr:
+            raise ValueError(f"adjacency must be a CSR tensor, got layout {adjacency.layout}")
+        wanted = torch.from_numpy(np.zeros(0, dtype=dtype)).dtype
+        return adjacency if adjacency.dtype == wanted else adjacency.to(wanted)
+    matrix = sp.csr_matrix(adjacency)
+    index_dtype = np.int32 if matrix.nnz < 2**31 and matrix.shape[0] < 2**31 else np.int64
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr.astype(index_dtype, copy=False)),
+            torch.from_numpy(matrix.indices.astype(index_dtype, copy=False)),
+            torch.from_numpy(matrix.data.astype(dtype, copy=False)),
+            size=matrix.shape,
+        )
+
+
 def propagate(
-    adjacency: sp.spmatrix,
+    adjacency: Any,
     start: np.ndarray,
     alpha: float,
     num_iterations: int,
@@ -56,7 +83,8 @@ def propagate(
     """``X <- alpha S X + (1 - alpha) X0`` from ``X0 = start``, ``num_iterations`` times.
 
     Args:
-        adjacency: ``S``, ``(N, N)`` sparse.
+        adjacency: ``S``, ``(N, N)``: a scipy sparse matrix or a torch CSR tensor (of the
+            same float dtype as ``start``).
         start: ``X0``, ``[N, C]`` (not modified).
         alpha: in ``(0, 1]``.
         num_iterations: >= 1.
@@ -74,17 +102,19 @@ def propagate(
         or num_iterations < 1
     ):
         raise ValueError(f"num_iterations must be an int >= 1, got {num_iterations!r}")
-    if adjacency.shape != (start.shape[0], start.shape[0]):
+    if tuple(adjacency.shape) != (start.shape[0], start.shape[0]):
         raise ValueError(
-            f"adjacency has shape {adjacency.shape}, expected ({start.shape[0]}, "
+            f"adjacency has shape {tuple(adjacency.shape)}, expected ({start.shape[0]}, "
             f"{start.shape[0]}) for {start.shape[0]} rows"
         )
+    start = np.ascontiguousarray(start)
+    operator = _operator(adjacency, start.dtype)
     kept = (1.0 - alpha) * start
     result = start.copy()
     if clamp is not None:
         result[clamp[0]] = clamp[1]
     for _ in range(num_iterations):
-        result = adjacency @ result
+        result = (operator @ torch.from_numpy(result)).numpy()
         result *= alpha
         result += kept
         if clamp is not None:
@@ -125,7 +155,7 @@ def _inputs(
 
 
 def _correct(
-    adjacency: sp.spmatrix,
+    adjacency: torch.Tensor,
     probabilities: np.ndarray,
     train: np.ndarray,
     targets: np.ndarray,
@@ -157,7 +187,7 @@ def _correct(
 
 
 def _smooth(
-    adjacency: sp.spmatrix,
+    adjacency: torch.Tensor,
     corrected: np.ndarray,
     train: np.ndarray,
     targets: np.ndarray,
@@ -187,7 +217,7 @@ def _rows(rows: Any) -> np.ndarray | None:
 
 
 def correct_and_smooth(
-    adjacency: sp.spmatrix,
+    adjacency: Any,
     probabilities: np.ndarray,
     labels: np.ndarray,
     train_idx: Any,
@@ -204,7 +234,8 @@ def correct_and_smooth(
     propagates on its own, so the result does not depend on the grouping).
 
     Args:
-        adjacency: ``S``, ``(N, N)`` sparse (:func:`tt_gnn.spectral.normalized_adjacency`).
+        adjacency: ``S``, ``(N, N)``, scipy sparse (:func:`tt_gnn.spectral.normalized_adjacency`)
+            or a torch CSR tensor.
         probabilities: ``P``, ``[N, C]`` class probabilities of the trained model (rows sum to
             1), every node; float32 stays float32 (half the memory), anything else is float64.
         labels: int ``[N]`` class ids (only ``labels[train_idx]`` is read).
@@ -218,12 +249,13 @@ def correct_and_smooth(
         ``probabilities``' float dtype; training rows are their one-hot labels.
     """
     probabilities, train, targets = _inputs(probabilities, labels, train_idx)
+    adjacency = _operator(adjacency, probabilities.dtype)
     corrected = _correct(adjacency, probabilities, train, targets, correct_alpha, num_iterations)
     return _smooth(adjacency, corrected, train, targets, smooth_alpha, num_iterations, _rows(rows))
 
 
 def tune_correct_and_smooth(
-    adjacency: sp.spmatrix,
+    adjacency: Any,
     probabilities: np.ndarray,
     labels: np.ndarray,
     train_idx: Any,
@@ -249,6 +281,7 @@ def tune_correct_and_smooth(
     if val.size == 0:
         raise ValueError("tune_correct_and_smooth needs validation nodes (val_idx is empty)")
     probabilities, train, targets = _inputs(probabilities, labels, train_idx)
+    adjacency = _operator(adjacency, probabilities.dtype)
     wanted = _rows(rows)
     kept = None if wanted is None else np.concatenate([val, wanted])
 
@@ -282,7 +315,10 @@ def correct_and_smooth_memory_bytes(
 
     Building the symmetrized normalized adjacency (~25 bytes per edge, as
     :func:`tt_gnn.spectral.symmetric_adjacency`), the probabilities and the corrected block
-    (``2 N C`` entries of ``itemsize`` bytes) and the propagation's ``N x 16`` temporaries
-    (about four).
+    (``2 N C`` entries of ``itemsize`` bytes), the propagation's ``N x 16`` temporaries (about
+    four) and 256 MiB for the threads of the sparse product (0.18 GiB measured on 2 threads,
+    `experiments/results/bench_postprocess.md`).
     """
-    return 25 * int(num_edges) + int(itemsize) * int(num_nodes) * (2 * int(num_classes) + 64)
+    return (
+        25 * int(num_edges) + int(itemsize) * int(num_nodes) * (2 * int(num_classes) + 64) + 2**28
+    )
