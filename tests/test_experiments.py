@@ -232,20 +232,25 @@ def test_scale_script_writes_table(scale_module: ModuleType, tmp_path: Path) -> 
     assert "| 8 | 174,720 | 174,720 | 81,362.6x |" in text
 
 
+def _dry_run(script: str, tmp_path: Path, timeout: int) -> str:
+    """Run ``experiments/<script> --dry-run`` with a cache and output in ``tmp_path``; the
+    output file's text (the run must exit 0)."""
+    import subprocess
+
+    output = tmp_path / f"{Path(script).stem}.md"
+    completed = subprocess.run(
+        [sys.executable, str(EXPERIMENTS / script), "--dry-run",
+         "--cache-dir", str(tmp_path / "cache"), "--output", str(output)],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-3000:]
+    return output.read_text()
+
+
 @pytest.mark.slow
 def test_main_job_dry_run(tmp_path):
     """experiments/main_job.py --dry-run: every phase of both methods runs and is reported."""
-    import subprocess
-    import sys
-
-    output = tmp_path / "main_job.md"
-    completed = subprocess.run(
-        [sys.executable, str(EXPERIMENTS / "main_job.py"), "--dry-run",
-         "--cache-dir", str(tmp_path / "cache"), "--output", str(output)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    table = output.read_text()
+    table = _dry_run("main_job.py", tmp_path, timeout=600)
     assert "| tt (Adam) |" in table and "| full (SparseAdam (sparse embedding) + Adam) |" in table
     assert "TT / full: step time" in table
 
@@ -253,17 +258,7 @@ def test_main_job_dry_run(tmp_path):
 @pytest.mark.slow
 def test_gpu_check_dry_run(tmp_path):
     """experiments/gpu_check.py --dry-run: all four sections run on the CPU and pass."""
-    import subprocess
-    import sys
-
-    output = tmp_path / "gpu_check.md"
-    completed = subprocess.run(
-        [sys.executable, str(EXPERIMENTS / "gpu_check.py"), "--dry-run", "--cache-dir",
-         str(tmp_path / "cache"), "--output", str(output)],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
-    report = output.read_text()
+    report = _dry_run("gpu_check.py", tmp_path, timeout=900)
     for section in ("(a) kernels", "(b) lookup throughput", "(c) main job", "(d) accuracy"):
         assert f"## {section}" in report and "passed" in report
     assert "All sections passed." in report
@@ -285,17 +280,10 @@ def test_bench_dropout_runs_and_writes_its_table(tmp_path, capsys):
 
 def test_bench_postprocess_dry_run_writes_its_table(tmp_path):
     """experiments/bench_postprocess.py --dry-run: times Correct and Smooth, writes its table."""
-    import subprocess
-    import sys
-
-    output = tmp_path / "bench_postprocess.md"
-    completed = subprocess.run(
-        [sys.executable, str(EXPERIMENTS / "bench_postprocess.py"), "--dry-run",
-         "--cache-dir", str(tmp_path / "cache"), "--output", str(output)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    header, _, row = output.read_text().strip().splitlines()[-3:]
-    values = dict(zip(header.strip("|").split(" | "), row.strip("|").split(" | ")))
-    assert values[" nodes"].strip() == "2,000" and int(values["spmm"]) == 2 * 50 * 5
+    header, _, row = (
+        _dry_run("bench_postprocess.py", tmp_path, timeout=300).strip().splitlines()[-3:]
+    )
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in (header, row)]
+    values = dict(zip(*cells))
+    assert values["nodes"] == "2,000" and int(values["spmm"]) == 2 * 50 * 5
     assert float(values["tune s"]) > 0

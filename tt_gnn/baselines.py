@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from tt_gnn.graph import GraphLike, edge_arrays
-from tt_gnn.propagation import propagate
+from tt_gnn.propagation import check_propagation, propagate
 from tt_gnn.spectral import laplacian_eigenvectors, normalized_adjacency
 
 __all__ = [
@@ -177,14 +177,7 @@ def propagate_labels(
         >>> [round(score, 4) for score in scores[1].tolist()]  # 0.5 * 1 / sqrt(1 * 2) each
         [0.3536, 0.3536]
     """
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
-    if (
-        isinstance(num_iterations, bool)
-        or not isinstance(num_iterations, int)
-        or num_iterations < 1
-    ):
-        raise ValueError(f"num_iterations must be an int >= 1, got {num_iterations!r}")
+    check_propagation(alpha, num_iterations)  # before reading the graph
     src, dst, total = edge_arrays(graph, num_nodes)
     label_array = _as_labels(labels, total)
     train = _as_index(train_idx, "train_idx", label_array)

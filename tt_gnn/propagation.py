@@ -72,6 +72,18 @@ def _operator(adjacency: Any, dtype: np.dtype) -> torch.Tensor:
         )
 
 
+def check_propagation(alpha: float, num_iterations: int) -> None:
+    """Raise ValueError unless ``0 < alpha <= 1`` and ``num_iterations`` is an int >= 1."""
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    if (
+        isinstance(num_iterations, bool)
+        or not isinstance(num_iterations, int)
+        or num_iterations < 1
+    ):
+        raise ValueError(f"num_iterations must be an int >= 1, got {num_iterations!r}")
+
+
 def propagate(
     adjacency: Any,
     start: np.ndarray,
@@ -94,14 +106,7 @@ def propagate(
     Returns:
         ``[N, C]`` array of ``start``'s dtype.
     """
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
-    if (
-        isinstance(num_iterations, bool)
-        or not isinstance(num_iterations, int)
-        or num_iterations < 1
-    ):
-        raise ValueError(f"num_iterations must be an int >= 1, got {num_iterations!r}")
+    check_propagation(alpha, num_iterations)
     if tuple(adjacency.shape) != (start.shape[0], start.shape[0]):
         raise ValueError(
             f"adjacency has shape {tuple(adjacency.shape)}, expected ({start.shape[0]}, "
